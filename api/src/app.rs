@@ -1,0 +1,169 @@
+//! Assembling the actix-web application: shared state, extractor limits, routes, the docs,
+//! and one answer for every path or method that does not exist.
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::{App, HttpRequest, HttpResponse, middleware, web};
+use persistence::Pool;
+use tracing_actix_web::TracingLogger;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::Settings;
+use crate::error::{self, ApiError};
+use crate::{openapi, routes};
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub pool: Pool,
+    pub settings: Arc<Settings>,
+}
+
+/// Builds the application; the server calls it once per worker and tests call it directly.
+pub fn build_app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let limit = state.settings.server.body_limit_bytes;
+    let (app, doc) = App::new()
+        .into_utoipa_app()
+        .openapi(openapi::base())
+        .app_data(web::Data::new(state))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(limit)
+                .error_handler(move |e, req| error::json_error(e, req, limit).into()),
+        )
+        .app_data(web::PayloadConfig::new(limit))
+        .app_data(
+            web::QueryConfig::default().error_handler(|e, req| error::query_error(e, req).into()),
+        )
+        .app_data(
+            web::PathConfig::default().error_handler(|e, req| error::path_error(e, req).into()),
+        )
+        .configure(routes::configure)
+        .split_for_parts();
+    let route_table = RouteTable::from_openapi(&doc);
+    app.service(web::redirect("/docs", "/docs/"))
+        .service(SwaggerUi::new("/docs/{_:.*}").url(openapi::SERVED_AT, doc))
+        .app_data(web::Data::new(route_table))
+        .default_service(web::to(fallback))
+        .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+        .wrap(TracingLogger::default())
+}
+
+/// 404 for a path that names nothing; 405 (with `Allow`) for a known path and a wrong method.
+async fn fallback(
+    req: HttpRequest,
+    routes: web::Data<RouteTable>,
+) -> Result<HttpResponse, ApiError> {
+    match routes.allowed_methods(req.path()) {
+        Some(allowed) => Err(ApiError::MethodNotAllowed { allowed }),
+        None => Err(ApiError::NotFound),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Parameter,
+}
+
+/// Path templates of the document with their methods, to tell 405 from 404.
+#[derive(Debug, Default)]
+struct RouteTable {
+    routes: Vec<(Vec<Segment>, Vec<Method>)>,
+}
+
+impl RouteTable {
+    fn from_openapi(doc: &utoipa::openapi::OpenApi) -> Self {
+        let mut routes: Vec<_> = doc
+            .paths
+            .paths
+            .iter()
+            .map(|(template, item)| {
+                let methods = [
+                    (item.get.is_some(), Method::GET),
+                    (item.put.is_some(), Method::PUT),
+                    (item.post.is_some(), Method::POST),
+                    (item.delete.is_some(), Method::DELETE),
+                    (item.patch.is_some(), Method::PATCH),
+                ]
+                .into_iter()
+                .filter_map(|(present, method)| present.then_some(method))
+                .collect();
+                (parse_template(template), methods)
+            })
+            .collect();
+        routes.push((parse_template(openapi::SERVED_AT), vec![Method::GET]));
+        Self { routes }
+    }
+
+    fn allowed_methods(&self, path: &str) -> Option<Vec<Method>> {
+        let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+        self.routes
+            .iter()
+            .find(|(template, _)| {
+                template.len() == segments.len()
+                    && template.iter().zip(&segments).all(|(t, s)| match t {
+                        Segment::Literal(lit) => lit == s,
+                        Segment::Parameter => !s.is_empty(),
+                    })
+            })
+            .map(|(_, methods)| methods.clone())
+    }
+}
+
+fn parse_template(template: &str) -> Vec<Segment> {
+    template
+        .trim_end_matches('/')
+        .split('/')
+        .map(|s| {
+            if s.starts_with('{') && s.ends_with('}') {
+                Segment::Parameter
+            } else {
+                Segment::Literal(s.to_owned())
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_match_concrete_paths() {
+        let table = RouteTable {
+            routes: vec![
+                (
+                    parse_template("/api/v1/grades/{grade_id}"),
+                    vec![Method::PATCH, Method::DELETE],
+                ),
+                (parse_template("/health/live"), vec![Method::GET]),
+            ],
+        };
+        assert_eq!(
+            table.allowed_methods("/api/v1/grades/17"),
+            Some(vec![Method::PATCH, Method::DELETE])
+        );
+        assert_eq!(
+            table.allowed_methods("/health/live/"),
+            Some(vec![Method::GET])
+        );
+        assert_eq!(table.allowed_methods("/api/v1/grades"), None);
+        assert_eq!(table.allowed_methods("/api/v1/grades/17/history"), None);
+        assert_eq!(table.allowed_methods("/nothing"), None);
+    }
+}

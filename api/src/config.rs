@@ -1,0 +1,312 @@
+//! Configuration: a typed struct, layered as defaults → optional TOML file → `APP__SECTION__KEY`
+//! environment variables (→ `DATABASE_URL`, → command-line flags), validated once at start.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use config::{Config, Environment, File, FileFormat};
+use persistence::{DatabaseUrl, PoolOptions};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The default database when neither `DATABASE_URL` nor `APP__DATABASE__URL` is set.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/gradebook.db";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address and port to listen on.
+    pub bind: String,
+    /// Largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+    /// How long a client may take to send its request head, in seconds.
+    pub request_timeout_secs: u64,
+    /// How long running requests may finish after a stop signal, in seconds.
+    pub shutdown_timeout_secs: u64,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `postgres://...` or `sqlite://path/to/file.db`.
+    pub url: SecretString,
+    pub pool_max_size: u32,
+    /// How long a request waits for a free connection before it gets 503, in milliseconds.
+    pub acquire_timeout_ms: u64,
+    /// SQLite only: how long a writer waits for the write lock, in milliseconds.
+    pub sqlite_busy_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// A `tracing` filter such as `info` or `info,api=debug`; `RUST_LOG` overrides it.
+    pub filter: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// A setting that cannot be used, with the key at fault and what to do.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+/// Where the layers come from; tests pass their own environment.
+#[derive(Debug, Default, Clone)]
+pub struct Sources<'a> {
+    pub file: Option<&'a Path>,
+    /// Environment variables (normally `std::env::vars()`).
+    pub env: Vec<(String, String)>,
+    /// `--bind` from the command line.
+    pub bind: Option<String>,
+}
+
+impl Settings {
+    /// Loads and validates the layered configuration.
+    ///
+    /// # Errors
+    /// One message naming the setting at fault.
+    pub fn load(sources: &Sources<'_>) -> Result<Self, ConfigError> {
+        let mut builder = Config::builder();
+        for (key, value) in DEFAULTS {
+            builder = builder
+                .set_default(*key, *value)
+                .map_err(|e| ConfigError(e.to_string()))?;
+        }
+        if let Some(path) = sources.file {
+            if !path.is_file() {
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            builder = builder.add_source(File::from(path).format(FileFormat::Toml));
+        }
+        let app_env = sources
+            .env
+            .iter()
+            .filter(|(k, _)| k.starts_with("APP__"))
+            .cloned()
+            .collect::<std::collections::HashMap<_, _>>();
+        builder = builder.add_source(
+            Environment::with_prefix("APP")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(app_env)),
+        );
+        let database_url = sources
+            .env
+            .iter()
+            .find(|(k, _)| k == "DATABASE_URL")
+            .map(|(_, v)| v.clone());
+        builder = builder
+            .set_override_option("database.url", database_url)
+            .and_then(|b| b.set_override_option("server.bind", sources.bind.clone()))
+            .map_err(|e| ConfigError(e.to_string()))?;
+        let settings: Self = builder
+            .build()
+            .and_then(Config::try_deserialize)
+            .map_err(|e| ConfigError(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.bind_addr()?;
+        self.database_url()?;
+        if !(1..=1000).contains(&self.database.pool_max_size) {
+            return Err(ConfigError(format!(
+                "database.pool_max_size must be between 1 and 1000, got {}",
+                self.database.pool_max_size
+            )));
+        }
+        if self.server.body_limit_bytes < 1024 {
+            return Err(ConfigError(format!(
+                "server.body_limit_bytes must be at least 1024, got {}",
+                self.server.body_limit_bytes
+            )));
+        }
+        if self.server.request_timeout_secs == 0 {
+            return Err(ConfigError(
+                "server.request_timeout_secs must be at least 1".into(),
+            ));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.filter).map_err(|e| {
+            ConfigError(format!(
+                "log.filter `{}` is not a valid filter: {e}",
+                self.log.filter
+            ))
+        })?;
+        Ok(())
+    }
+
+    /// # Errors
+    /// When `server.bind` is not an `address:port`.
+    pub fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.server.bind.parse().map_err(|_| {
+            ConfigError(format!(
+                "server.bind `{}` is not an address and port like 127.0.0.1:8080",
+                self.server.bind
+            ))
+        })
+    }
+
+    /// # Errors
+    /// When the database URL has an unknown scheme or no path.
+    pub fn database_url(&self) -> Result<DatabaseUrl, ConfigError> {
+        DatabaseUrl::parse(self.database.url.expose_secret())
+            .map_err(|e| ConfigError(format!("database.url (DATABASE_URL): {e}")))
+    }
+
+    #[must_use]
+    pub fn pool_options(&self) -> PoolOptions {
+        PoolOptions {
+            max_size: self.database.pool_max_size,
+            acquire_timeout: Duration::from_millis(self.database.acquire_timeout_ms),
+            sqlite_busy_timeout: Duration::from_millis(self.database.sqlite_busy_timeout_ms),
+        }
+    }
+}
+
+/// The defaults, one line per setting (the README's configuration table lists the same).
+pub const DEFAULTS: &[(&str, &str)] = &[
+    ("server.bind", "127.0.0.1:8080"),
+    ("server.body_limit_bytes", "262144"),
+    ("server.request_timeout_secs", "10"),
+    ("server.shutdown_timeout_secs", "30"),
+    ("server.workers", "0"),
+    ("database.url", DEFAULT_DATABASE_URL),
+    ("database.pool_max_size", "10"),
+    ("database.acquire_timeout_ms", "5000"),
+    ("database.sqlite_busy_timeout_ms", "5000"),
+    ("log.filter", "info"),
+    ("log.format", "pretty"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(
+        env: &[(&str, &str)],
+        file: Option<&Path>,
+        bind: Option<&str>,
+    ) -> Result<Settings, ConfigError> {
+        Settings::load(&Sources {
+            file,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            bind: bind.map(str::to_owned),
+        })
+    }
+
+    fn message(result: Result<Settings, ConfigError>) -> String {
+        result.err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn defaults_serve_sqlite_on_localhost_8080() {
+        let s = load(&[], None, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.server.bind, "127.0.0.1:8080");
+        assert_eq!(
+            s.database_url().ok(),
+            DatabaseUrl::parse(DEFAULT_DATABASE_URL).ok()
+        );
+        assert_eq!(s.log.format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn layers_apply_in_order_file_then_env_then_database_url_then_flags() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("gradebook.toml");
+        std::fs::write(
+            &path,
+            "[server]\nbind = \"127.0.0.1:9000\"\nworkers = 3\n[database]\npool_max_size = 4\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let s = load(&[("APP__DATABASE__POOL_MAX_SIZE", "7")], Some(&path), None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (
+                s.server.bind.as_str(),
+                s.server.workers,
+                s.database.pool_max_size
+            ),
+            ("127.0.0.1:9000", 3, 7)
+        );
+
+        let s = load(
+            &[
+                ("APP__DATABASE__URL", "sqlite://a.db"),
+                ("DATABASE_URL", "postgres://u@h/db"),
+            ],
+            Some(&path),
+            Some("0.0.0.0:1234"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.database.url.expose_secret(), "postgres://u@h/db");
+        assert_eq!(s.server.bind, "0.0.0.0:1234");
+    }
+
+    #[test]
+    fn bad_settings_name_the_key() {
+        assert!(
+            message(load(&[("DATABASE_URL", "mysql://x")], None, None)).contains("database.url")
+        );
+        assert!(
+            message(load(&[("APP__SERVER__BIND", "localhost")], None, None))
+                .contains("server.bind")
+        );
+        assert!(
+            message(load(&[("APP__DATABASE__POOL_MAX_SIZE", "0")], None, None))
+                .contains("pool_max_size")
+        );
+        assert!(
+            message(load(
+                &[("APP__SERVER__BODY_LIMIT_BYTES", "ten")],
+                None,
+                None
+            ))
+            .contains("body_limit_bytes")
+        );
+        assert!(message(load(&[("APP__LOG__FORMAT", "xml")], None, None)).contains("xml"));
+        assert!(message(load(&[("APP__SERVER__COLOUR", "red")], None, None)).contains("colour"));
+        assert!(
+            message(load(&[], Some(Path::new("/nonexistent/x.toml")), None))
+                .contains("does not exist")
+        );
+    }
+
+    #[test]
+    fn the_database_password_is_not_printed_by_debug() {
+        let s = load(
+            &[("DATABASE_URL", "postgres://u:topsecret@h/db")],
+            None,
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!format!("{s:?}").contains("topsecret"));
+    }
+}

@@ -1,0 +1,14 @@
+//! The HTTP API of the school journal: routes, errors, configuration, the OpenAPI contract
+//! and the `gradebook` binary's commands.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod openapi;
+pub mod password;
+pub mod routes;
+pub mod telemetry;
+
+pub use app::{AppState, build_app};
+pub use error::{ApiError, FieldError, Problem};

@@ -1,0 +1,77 @@
+//! The OpenAPI 3.1 contract. Routes and the document come from one registration
+//! (`utoipa-actix-web`); this module adds what is common to every operation.
+
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_actix_web::AppExt;
+
+use crate::error::{FieldError, Problem};
+use crate::routes;
+
+/// Where the running server serves the document.
+pub const SERVED_AT: &str = "/openapi.json";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Gradebook API",
+        description = "The school e-journal behind \"My Journal\" (teachers), \"My Diary\" (parents and students) \
+and third-party integrations. Every error is `application/problem+json` (RFC 9457) with a stable `code`.",
+        license(name = "MIT", identifier = "MIT"),
+    ),
+    components(schemas(Problem, FieldError)),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "health", description = "Liveness and readiness for orchestrators"),
+        (name = "meta", description = "What this server is"),
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("An access token from `POST /api/v1/auth/login`."))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document before the routes are added.
+#[must_use]
+pub fn base() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc
+}
+
+/// The whole document, as the server serves it.
+#[must_use]
+pub fn document() -> utoipa::openapi::OpenApi {
+    actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(base())
+        .configure(routes::configure)
+        .split_for_parts()
+        .1
+}
+
+/// The document as committed in `openapi/openapi.json`: pretty JSON with a final newline.
+///
+/// # Errors
+/// When serialisation fails.
+pub fn document_json() -> Result<String, serde_json::Error> {
+    serde_json::to_string_pretty(&document()).map(|mut s| {
+        s.push('\n');
+        s
+    })
+}

@@ -1,0 +1,14 @@
+//! The pure rules of the school journal.
+//!
+//! Nothing here performs I/O or knows about HTTP or databases: every value is parsed from
+//! plain data into a type that cannot hold an invalid state, and every rule is a function of
+//! plain values. A CI step (`.ci/check-domain-boundary`) proves that this crate depends on no
+//! web, database, async or I/O crate.
+
+pub mod calendar;
+pub mod ids;
+pub mod school;
+
+pub use calendar::{DateRange, DateRangeError, TermDates};
+pub use ids::*;
+pub use school::{ClassLabel, ClassLabelError, GradeLevel, GradeLevelError, Name, NameError};

@@ -1,0 +1,19 @@
+//! Persistence over PostgreSQL and SQLite from one binary.
+//!
+//! The backend is picked from the URL scheme (`postgres://`, `postgresql://` or
+//! `sqlite://path`). Queries return [`PersistenceError`], never an HTTP error: the API maps
+//! them to responses.
+
+pub mod connection;
+pub mod demo;
+pub mod error;
+pub mod migrations;
+pub mod people;
+pub mod schema;
+pub mod schools;
+
+pub use connection::{Backend, DatabaseUrl, DbConnection, Pool, PoolOptions, PooledConnection};
+pub use error::PersistenceError;
+
+/// The result of a persistence call.
+pub type Result<T, E = PersistenceError> = std::result::Result<T, E>;

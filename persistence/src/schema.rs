@@ -1,0 +1,144 @@
+//! The hand-kept schema, in SQL types both backends share through the MultiConnection
+//! (no Bool, Binary or Numeric: flags are nullable timestamps or small integers).
+
+diesel::table! {
+    municipalities (id) {
+        id -> BigInt,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    schools (id) {
+        id -> BigInt,
+        municipality_id -> BigInt,
+        name -> Text,
+        external_id -> Nullable<Text>,
+        timezone -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    academic_years (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        name -> Text,
+        starts_on -> Date,
+        ends_on -> Date,
+    }
+}
+
+diesel::table! {
+    terms (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        academic_year_id -> BigInt,
+        ordinal -> SmallInt,
+        name -> Text,
+        starts_on -> Date,
+        ends_on -> Date,
+        locked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    classes (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        academic_year_id -> BigInt,
+        grade_level -> SmallInt,
+        letter -> Text,
+    }
+}
+
+diesel::table! {
+    subjects (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        name -> Text,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        login -> Text,
+        password_hash -> Nullable<Text>,
+        display_name -> Text,
+        created_at -> Timestamp,
+        activated_at -> Nullable<Timestamp>,
+        last_login_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    role_assignments (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        role -> Text,
+        school_id -> Nullable<BigInt>,
+        municipality_id -> Nullable<BigInt>,
+        class_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    students (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        user_id -> Nullable<BigInt>,
+        last_name -> Text,
+        first_name -> Text,
+        middle_name -> Nullable<Text>,
+        external_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    enrollments (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        class_id -> BigInt,
+        student_id -> BigInt,
+        enrolled_on -> Date,
+        left_on -> Nullable<Date>,
+    }
+}
+
+diesel::table! {
+    guardianships (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        parent_user_id -> BigInt,
+        student_id -> BigInt,
+    }
+}
+
+diesel::joinable!(schools -> municipalities (municipality_id));
+diesel::joinable!(academic_years -> schools (school_id));
+diesel::joinable!(terms -> academic_years (academic_year_id));
+diesel::joinable!(classes -> academic_years (academic_year_id));
+diesel::joinable!(subjects -> schools (school_id));
+diesel::joinable!(role_assignments -> users (user_id));
+diesel::joinable!(students -> schools (school_id));
+diesel::joinable!(enrollments -> classes (class_id));
+diesel::joinable!(enrollments -> students (student_id));
+diesel::joinable!(guardianships -> students (student_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    municipalities,
+    schools,
+    academic_years,
+    terms,
+    classes,
+    subjects,
+    users,
+    role_assignments,
+    students,
+    enrollments,
+    guardianships,
+);

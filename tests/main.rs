@@ -1,0 +1,12 @@
+//! Black-box tests of the whole server: through HTTP (the same app the binary serves), through
+//! the `gradebook` binary itself, and through the persistence API. Every test that touches a
+//! database runs on SQLite, and on PostgreSQL when `TEST_DATABASE_URL` is set (CI sets it and
+//! refuses to run without it).
+
+mod support;
+
+mod cli;
+mod http_basics;
+mod migrations;
+mod openapi_contract;
+mod school_structure;
