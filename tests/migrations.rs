@@ -167,12 +167,15 @@ async fn foreign_keys_are_indexed(backend: Backend) {
 /// Tables that are not owned by one school: the directory of municipalities, schools and
 /// accounts (a parent may have children in several schools). Everything else is sharded by
 /// school and must carry `school_id`.
-const NOT_SCHOOL_OWNED: [&str; 5] = [
+const NOT_SCHOOL_OWNED: [&str; 8] = [
     "__diesel_schema_migrations",
     "municipalities",
     "schools",
     "users",
     "role_assignments",
+    "sessions",
+    "refresh_tokens",
+    "login_events",
 ];
 
 async fn school_owned_tables_carry_school_id(backend: Backend) {

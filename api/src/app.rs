@@ -12,6 +12,7 @@ use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::auth::{KeySet, LoginThrottle, TokenIssuer};
 use crate::config::Settings;
 use crate::error::{self, ApiError};
 use crate::{openapi, routes};
@@ -21,6 +22,25 @@ use crate::{openapi, routes};
 pub struct AppState {
     pub pool: Pool,
     pub settings: Arc<Settings>,
+    pub tokens: Arc<TokenIssuer>,
+    pub login_throttle: Arc<LoginThrottle>,
+}
+
+impl AppState {
+    #[must_use]
+    pub fn new(pool: Pool, settings: Settings, keys: KeySet) -> Self {
+        let tokens = TokenIssuer::new(keys, &settings.auth);
+        let login_throttle = LoginThrottle::new(
+            settings.auth.login_max_failures,
+            std::time::Duration::from_secs(settings.auth.login_lockout_secs),
+        );
+        Self {
+            pool,
+            settings: Arc::new(settings),
+            tokens: Arc::new(tokens),
+            login_throttle: Arc::new(login_throttle),
+        }
+    }
 }
 
 /// Builds the application; the server calls it once per worker and tests call it directly.

@@ -2,12 +2,12 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use actix_web::HttpServer;
 use clap::{Parser, Subcommand};
 use persistence::{Pool, demo, migrations};
 
+use crate::auth::KeySet;
 use crate::config::{Settings, Sources};
 use crate::{AppState, build_app, openapi, password, telemetry};
 
@@ -34,6 +34,15 @@ pub enum Command {
     },
     /// Apply pending migrations and exit.
     Migrate,
+    /// Create a new token-signing key <DIR>/<KID>.pem (Ed25519) for auth.keys_dir.
+    Keygen {
+        /// The folder of keys (auth.keys_dir).
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// The key id; becomes auth.active_key_id once you switch to it.
+        #[arg(long, value_name = "KID")]
+        kid: String,
+    },
     /// Print the OpenAPI document (the committed contract is openapi/openapi.json).
     Openapi {
         /// Write to this file instead of standard output.
@@ -98,6 +107,15 @@ pub fn run(cli: Cli) -> Result<(), StartError> {
             }
             Ok(())
         }
+        Command::Keygen { dir, kid } => {
+            let path = crate::auth::keys::write_new_key(dir, kid).map_err(StartError::Io)?;
+            println!(
+                "wrote {}: set APP__AUTH__KEYS_DIR={} APP__AUTH__ACTIVE_KEY_ID={kid}",
+                path.display(),
+                dir.display()
+            );
+            Ok(())
+        }
         Command::Migrate => {
             let settings = load_settings(&cli, None)?;
             telemetry::init(&settings.log);
@@ -108,11 +126,12 @@ pub fn run(cli: Cli) -> Result<(), StartError> {
         Command::Serve { demo, bind } => {
             let settings = load_settings(&cli, bind.clone())?;
             telemetry::init(&settings.log);
+            let keys = signing_keys(&settings, *demo)?;
             let pool = connect_and_migrate(&settings)?;
             if *demo {
                 load_demo(&pool)?;
             }
-            actix_web::rt::System::new().block_on(serve(settings, pool))
+            actix_web::rt::System::new().block_on(serve(settings, pool, keys))
         }
     }
 }
@@ -129,6 +148,23 @@ pub fn connect_and_migrate(settings: &Settings) -> Result<Pool, StartError> {
     tracing::info!(database = %url.redacted(), applied = applied.len(), "database migrated");
     drop(conn);
     Ok(pool)
+}
+
+/// The token-signing keys: from `auth.keys_dir`, or (demo mode only) a fresh in-memory key.
+fn signing_keys(settings: &Settings, demo: bool) -> Result<KeySet, StartError> {
+    match (&settings.auth.keys_dir, &settings.auth.active_key_id) {
+        (Some(dir), Some(kid)) => KeySet::load(std::path::Path::new(dir), kid)
+            .map_err(|e| StartError::Config(crate::config::ConfigError(e))),
+        _ if demo => {
+            tracing::warn!("demo mode: signing tokens with a key generated for this run only");
+            Ok(KeySet::generate("demo"))
+        }
+        _ => Err(StartError::Config(crate::config::ConfigError(
+            "auth.keys_dir is not set: create a key with `gradebook keygen --dir keys --kid k1`, then set \
+             APP__AUTH__KEYS_DIR=keys and APP__AUTH__ACTIVE_KEY_ID=k1"
+                .into(),
+        ))),
+    }
 }
 
 fn load_demo(pool: &Pool) -> Result<(), StartError> {
@@ -148,12 +184,9 @@ fn load_demo(pool: &Pool) -> Result<(), StartError> {
     Ok(())
 }
 
-async fn serve(settings: Settings, pool: Pool) -> Result<(), StartError> {
+async fn serve(settings: Settings, pool: Pool, keys: KeySet) -> Result<(), StartError> {
     let addr = settings.bind_addr()?;
-    let state = AppState {
-        pool,
-        settings: Arc::new(settings.clone()),
-    };
+    let state = AppState::new(pool, settings.clone(), keys);
     let mut server = HttpServer::new(move || build_app(state.clone()))
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
         .client_request_timeout(std::time::Duration::from_secs(

@@ -19,6 +19,33 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub log: LogSettings,
+    pub auth: AuthSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// The `iss` of every token.
+    pub issuer: String,
+    /// The `aud` of every token.
+    pub audience: String,
+    /// Lifetime of an access token, in seconds.
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of a refresh token, in seconds.
+    pub refresh_token_ttl_secs: u64,
+    /// Clock skew tolerated when checking `exp` and `nbf`, in seconds.
+    pub leeway_secs: u64,
+    /// A folder of Ed25519 private keys, one `<kid>.pem` (PKCS#8) each; every key in it is
+    /// accepted for verification, so keys rotate without logging anyone out.
+    #[serde(default)]
+    pub keys_dir: Option<String>,
+    /// The `kid` that signs new tokens (a file `<kid>.pem` in `keys_dir`).
+    #[serde(default)]
+    pub active_key_id: Option<String>,
+    /// Failed logins (per login and per address) before further attempts are refused for a while.
+    pub login_max_failures: u32,
+    /// How long a throttled login or address waits, in seconds (doubles with each further failure).
+    pub login_lockout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -151,6 +178,22 @@ impl Settings {
                 "server.request_timeout_secs must be at least 1".into(),
             ));
         }
+        if self.auth.access_token_ttl_secs < 60 || self.auth.access_token_ttl_secs > 86_400 {
+            return Err(ConfigError(format!(
+                "auth.access_token_ttl_secs must be between 60 and 86400, got {}",
+                self.auth.access_token_ttl_secs
+            )));
+        }
+        if self.auth.refresh_token_ttl_secs <= self.auth.access_token_ttl_secs {
+            return Err(ConfigError(
+                "auth.refresh_token_ttl_secs must be longer than the access token's".into(),
+            ));
+        }
+        if self.auth.keys_dir.is_some() != self.auth.active_key_id.is_some() {
+            return Err(ConfigError(
+                "auth.keys_dir and auth.active_key_id are set together".into(),
+            ));
+        }
         tracing_subscriber::EnvFilter::try_new(&self.log.filter).map_err(|e| {
             ConfigError(format!(
                 "log.filter `{}` is not a valid filter: {e}",
@@ -199,6 +242,13 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("database.pool_max_size", "10"),
     ("database.acquire_timeout_ms", "5000"),
     ("database.sqlite_busy_timeout_ms", "5000"),
+    ("auth.issuer", "gradebook"),
+    ("auth.audience", "gradebook-api"),
+    ("auth.access_token_ttl_secs", "900"),
+    ("auth.refresh_token_ttl_secs", "2592000"),
+    ("auth.leeway_secs", "30"),
+    ("auth.login_max_failures", "5"),
+    ("auth.login_lockout_secs", "30"),
     ("log.filter", "info"),
     ("log.format", "pretty"),
 ];

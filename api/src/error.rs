@@ -74,6 +74,8 @@ pub enum ApiError {
     BadRequest(String),
     #[error("unauthorized")]
     Unauthorized,
+    #[error("invalid credentials")]
+    InvalidCredentials,
     #[error("forbidden")]
     Forbidden,
     #[error("not found")]
@@ -115,6 +117,7 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => "bad_request",
             Self::Unauthorized => "unauthorized",
+            Self::InvalidCredentials => "invalid_credentials",
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
@@ -133,6 +136,7 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => "The request could not be read",
             Self::Unauthorized => "Authentication is required",
+            Self::InvalidCredentials => "The login or the password is wrong",
             Self::Forbidden => "This operation is not allowed for you",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed { .. } => "Method not allowed",
@@ -171,9 +175,11 @@ impl ApiError {
             }
             // Causes of 5xx are logged, never sent.
             Self::Unavailable(_) | Self::Internal(_) => None,
-            Self::Unauthorized | Self::Forbidden | Self::NotFound | Self::PreconditionFailed => {
-                None
-            }
+            Self::Unauthorized
+            | Self::InvalidCredentials
+            | Self::Forbidden
+            | Self::NotFound
+            | Self::PreconditionFailed => None,
         }
     }
 
@@ -198,7 +204,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -237,6 +243,9 @@ impl ResponseError for ApiError {
             }
             Self::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            Self::Unauthorized => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
             _ => {}
         }

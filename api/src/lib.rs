@@ -2,9 +2,11 @@
 //! and the `gradebook` binary's commands.
 
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod extract;
 pub mod openapi;
 pub mod password;
 pub mod routes;

@@ -24,6 +24,8 @@ and third-party integrations. Every error is `application/problem+json` (RFC 945
     tags(
         (name = "health", description = "Liveness and readiness for orchestrators"),
         (name = "meta", description = "What this server is"),
+        (name = "auth", description = "Logging in, refreshing tokens, logging out"),
+        (name = "account", description = "The caller's own account"),
     )
 )]
 struct ApiDoc;

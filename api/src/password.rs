@@ -32,6 +32,21 @@ pub fn verify(password: &str, stored: &str) -> bool {
     })
 }
 
+/// Checks a password against an account's stored hash; with no hash (unknown login or account
+/// not activated) it verifies against a fixed dummy hash and fails, so both take the same time.
+#[must_use]
+pub fn verify_account(password: &str, stored: Option<&str>) -> bool {
+    static DUMMY: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| hash("no account has this password").unwrap_or_default());
+    match stored {
+        Some(stored) => verify(password, stored),
+        None => {
+            let _ = verify(password, &DUMMY);
+            false
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 //! `sqlite://path`). Queries return [`PersistenceError`], never an HTTP error: the API maps
 //! them to responses.
 
+pub mod auth;
 pub mod connection;
 pub mod demo;
 pub mod error;

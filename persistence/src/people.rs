@@ -251,3 +251,50 @@ pub fn children_of(conn: &mut DbConnection, parent: UserId) -> Result<Vec<Studen
         .load(conn)
         .map_err(Into::into)
 }
+
+/// What `GET /me` shows: the account, its roles, its schools and (for a parent) the children.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub user: User,
+    pub roles: Vec<String>,
+    /// (id, name) of every school the account belongs to through a role or a child.
+    pub schools: Vec<(i64, String)>,
+    pub children: Vec<Student>,
+}
+
+/// # Errors
+/// [`crate::PersistenceError::NotFound`] for an unknown user; otherwise database failures.
+pub fn profile(conn: &mut DbConnection, user: UserId) -> Result<Profile> {
+    use crate::schema::schools;
+    let account = users::table
+        .find(user.get())
+        .select(User::as_select())
+        .first(conn)?;
+    let roles = role_names(conn, user)?;
+    let grants: Vec<(Option<i64>, Option<i64>)> = role_assignments::table
+        .filter(role_assignments::user_id.eq(user.get()))
+        .select((
+            role_assignments::school_id,
+            role_assignments::municipality_id,
+        ))
+        .load(conn)?;
+    let children = children_of(conn, user)?;
+    let mut school_ids: Vec<i64> = grants.iter().filter_map(|(s, _)| *s).collect();
+    school_ids.extend(children.iter().map(|c| c.school_id));
+    let municipality_ids: Vec<i64> = grants.iter().filter_map(|(_, m)| *m).collect();
+    let schools = schools::table
+        .filter(
+            schools::id
+                .eq_any(&school_ids)
+                .or(schools::municipality_id.eq_any(&municipality_ids)),
+        )
+        .order(schools::id.asc())
+        .select((schools::id, schools::name))
+        .load(conn)?;
+    Ok(Profile {
+        user: account,
+        roles,
+        schools,
+        children,
+    })
+}

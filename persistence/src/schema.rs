@@ -118,6 +118,38 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> BigInt,
+        session_id -> BigInt,
+        token_hash -> Text,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    login_events (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        logged_in_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(refresh_tokens -> sessions (session_id));
+diesel::joinable!(login_events -> users (user_id));
 diesel::joinable!(schools -> municipalities (municipality_id));
 diesel::joinable!(academic_years -> schools (school_id));
 diesel::joinable!(terms -> academic_years (academic_year_id));
@@ -141,4 +173,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     students,
     enrollments,
     guardianships,
+    sessions,
+    refresh_tokens,
+    login_events,
 );

@@ -1,9 +1,8 @@
 //! `TestApp`: the application the binary serves, over a test database, called in-process.
 
-use std::sync::Arc;
-
 use actix_web::http::{StatusCode, header::HeaderMap};
 use actix_web::test;
+use api::auth::KeySet;
 use api::config::{Settings, Sources};
 use api::{AppState, build_app};
 use persistence::{Pool, PoolOptions};
@@ -71,11 +70,57 @@ impl TestApp {
         })
         .unwrap_or_else(|e| panic!("{e}"));
         let pool = db.pool_with(options);
-        let state = AppState {
-            pool,
-            settings: Arc::new(settings),
-        };
+        let state = AppState::new(pool, settings, KeySet::generate("test-key"));
         Self { db, state }
+    }
+
+    /// Loads the demo school with its demo accounts (password `demo-password`).
+    pub fn with_demo(self) -> Self {
+        let mut conn = self.pool().get().unwrap_or_else(|e| panic!("{e}"));
+        let hash = |pw: &str| api::password::hash(pw).unwrap_or_else(|e| panic!("{e}"));
+        persistence::demo::seed(&mut conn, chrono::Utc::now().naive_utc(), &hash)
+            .unwrap_or_else(|e| panic!("{e}"));
+        drop(conn);
+        self
+    }
+
+    /// Logs in and returns the token response.
+    pub async fn login(&self, login: &str, password: &str) -> Reply {
+        self.call(
+            test::TestRequest::post()
+                .uri("/api/v1/auth/login")
+                .set_json(serde_json::json!({"login": login, "password": password})),
+        )
+        .await
+    }
+
+    /// Logs in a demo account and returns its access and refresh tokens.
+    pub async fn tokens(&self, login: &str) -> (String, String) {
+        let reply = self.login(login, "demo-password").await;
+        assert_eq!(
+            reply.status,
+            200,
+            "login {login}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        let body = reply.json();
+        let field = |name: &str| {
+            body[name]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {name}"))
+                .to_owned()
+        };
+        (field("access_token"), field("refresh_token"))
+    }
+
+    /// A GET with a bearer token.
+    pub async fn get_as(&self, token: &str, path: &str) -> Reply {
+        self.call(
+            test::TestRequest::get()
+                .uri(path)
+                .insert_header(("Authorization", format!("Bearer {token}"))),
+        )
+        .await
     }
 
     pub fn pool(&self) -> &Pool {

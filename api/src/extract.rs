@@ -1,0 +1,226 @@
+//! `ValidJson<T>`: a JSON body that is read within the size limit, deserialised with the path of
+//! any field at fault, free of unknown fields (request types deny them: no mass assignment), and
+//! validated; every failure is a problem that names the field.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, error::PayloadError, http::header, web};
+use serde::de::DeserializeOwned;
+use validator::{Validate, ValidationErrors, ValidationErrorsKind};
+
+use crate::error::{ApiError, FieldError};
+
+/// A validated JSON request body.
+#[derive(Debug)]
+pub struct ValidJson<T>(pub T);
+
+impl<T> std::ops::Deref for ValidJson<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .is_some_and(|m| {
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        })
+}
+
+impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = is_json(req);
+        let limit = req
+            .app_data::<web::Data<crate::AppState>>()
+            .map_or(256 * 1024, |s| s.settings.server.body_limit_bytes);
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !json {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            let bytes = body.await.map_err(|e| match e.as_error::<PayloadError>() {
+                Some(PayloadError::Overflow) => ApiError::PayloadTooLarge { limit },
+                _ if e.to_string().to_lowercase().contains("overflow") => {
+                    ApiError::PayloadTooLarge { limit }
+                }
+                _ => ApiError::BadRequest("the body could not be read".to_owned()),
+            })?;
+            let value = parse::<T>(&bytes)?;
+            value
+                .validate()
+                .map_err(|e| ApiError::Validation(field_errors(&e)))?;
+            Ok(Self(value))
+        })
+    }
+}
+
+/// Deserialises `bytes`, naming the field at fault.
+///
+/// # Errors
+/// 400 for malformed JSON, 422 naming the field for a wrong type, a missing or an unknown field.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::BadRequest(format!("malformed JSON: {inner}"));
+        }
+        let message = inner.to_string();
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_owned();
+        let (field, code) = if let Some(name) = backtick_name(&message, "unknown field `") {
+            // The path already ends with the unknown field's name.
+            (if path == "." { name } else { path }, "unknown_field")
+        } else if let Some(name) = backtick_name(&message, "missing field `") {
+            (join(&path, &name), "required")
+        } else {
+            (
+                if path == "." { "body".to_owned() } else { path },
+                "invalid_type",
+            )
+        };
+        ApiError::field(field, code, message)
+    })
+}
+
+fn backtick_name(message: &str, prefix: &str) -> Option<String> {
+    let rest = message.strip_prefix(prefix)?;
+    rest.split('`').next().map(str::to_owned)
+}
+
+fn join(path: &str, name: &str) -> String {
+    if path == "." || path.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{path}.{name}")
+    }
+}
+
+/// Flattens validator's nested errors into `field` paths like `grades[3].value`.
+#[must_use]
+pub fn field_errors(errors: &ValidationErrors) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    collect(errors, "", &mut out);
+    out.sort_by(|a, b| a.field.cmp(&b.field));
+    out
+}
+
+fn collect(errors: &ValidationErrors, prefix: &str, out: &mut Vec<FieldError>) {
+    for (field, kind) in errors.errors() {
+        let path = if prefix.is_empty() {
+            field.to_string()
+        } else {
+            format!("{prefix}.{field}")
+        };
+        match kind {
+            ValidationErrorsKind::Field(list) => out.extend(list.iter().map(|e| {
+                let message = e
+                    .message
+                    .as_ref()
+                    .map_or_else(|| e.code.to_string(), ToString::to_string);
+                FieldError::new(path.clone(), e.code.to_string(), message)
+            })),
+            ValidationErrorsKind::Struct(inner) => collect(inner, &path, out),
+            ValidationErrorsKind::List(items) => {
+                for (index, inner) in items {
+                    collect(inner, &format!("{path}[{index}]"), out);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, Validate)]
+    #[serde(deny_unknown_fields)]
+    struct Entry {
+        #[validate(range(min = 1, max = 5, message = "must be between 1 and 5"))]
+        value: i64,
+    }
+
+    #[derive(Debug, Deserialize, Validate)]
+    #[serde(deny_unknown_fields)]
+    struct Batch {
+        #[validate(length(min = 1, message = "must not be empty"))]
+        name: String,
+        #[validate(nested)]
+        entries: Vec<Entry>,
+    }
+
+    fn problem_fields(result: Result<Batch, ApiError>) -> Vec<(String, String)> {
+        match result {
+            Err(ApiError::Validation(errors)) => {
+                errors.into_iter().map(|e| (e.field, e.code)).collect()
+            }
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn wrong_types_missing_and_unknown_fields_are_named() {
+        let r = parse::<Batch>(br#"{"name": "a", "entries": [{"value": 1}, {"value": "x"}]}"#);
+        assert_eq!(
+            problem_fields(r),
+            vec![("entries[1].value".into(), "invalid_type".into())]
+        );
+        let r = parse::<Batch>(br#"{"entries": []}"#);
+        assert_eq!(problem_fields(r), vec![("name".into(), "required".into())]);
+        let r = parse::<Batch>(br#"{"name": "a", "entries": [], "school_id": 2}"#);
+        assert_eq!(
+            problem_fields(r),
+            vec![("school_id".into(), "unknown_field".into())]
+        );
+        let r = parse::<Batch>(br#"{"name": "a", "entries": [{"value": 1, "role": "admin"}]}"#);
+        assert_eq!(
+            problem_fields(r),
+            vec![("entries[0].role".into(), "unknown_field".into())]
+        );
+        assert!(matches!(
+            parse::<Batch>(b"{\"name\": "),
+            Err(ApiError::BadRequest(_))
+        ));
+        assert!(matches!(
+            parse::<Batch>(b"{\"name\": \"a\",}"),
+            Err(ApiError::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn rule_violations_are_named_with_their_index() {
+        let batch = parse::<Batch>(br#"{"name": "", "entries": [{"value": 3}, {"value": 9}]}"#)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let errors = batch
+            .validate()
+            .map_err(|e| field_errors(&e))
+            .err()
+            .unwrap_or_default();
+        let fields: Vec<_> = errors
+            .iter()
+            .map(|e| (e.field.as_str(), e.message.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            vec![
+                ("entries[1].value", "must be between 1 and 5"),
+                ("name", "must not be empty")
+            ]
+        );
+    }
+}
