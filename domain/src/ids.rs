@@ -48,4 +48,6 @@ id_type!(
     UserId,
     /// A student of a school.
     StudentId,
+    /// A third-party integrator client holding scoped credentials.
+    IntegratorId,
 );

@@ -5,6 +5,7 @@
 //! plain values. A CI step (`.ci/check-domain-boundary`) proves that this crate depends on no
 //! web, database, async or I/O crate.
 
+pub mod access;
 pub mod calendar;
 pub mod ids;
 pub mod school;
