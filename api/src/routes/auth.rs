@@ -22,11 +22,11 @@ use crate::{AppState, password};
 pub struct LoginRequest {
     /// The account's login.
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
-    #[schema(example = "demo-teacher")]
+    #[schema(example = "demo-teacher", min_length = 1, max_length = 200)]
     pub login: String,
     /// The account's password.
     #[validate(length(min = 1, max = 1024, message = "must be 1 to 1024 characters"))]
-    #[schema(example = "demo-password", format = Password)]
+    #[schema(example = "demo-password", format = Password, min_length = 1, max_length = 1024)]
     pub password: String,
 }
 
@@ -36,6 +36,7 @@ pub struct LoginRequest {
 pub struct RefreshRequest {
     /// The refresh token from the last login or refresh; it is used up by this call.
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
     pub refresh_token: String,
 }
 
