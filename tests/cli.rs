@@ -106,7 +106,12 @@ on_both_backends!(
 async fn migrate_applies_once(backend: Backend) {
     let db = TestDb::empty(backend);
     let first = run(gradebook().arg("migrate").env("DATABASE_URL", &db.url));
-    assert!(first.status.success(), "{}", stderr_of(&first));
+    assert!(
+        first.status.success(),
+        "{:?}: {}",
+        first.status,
+        stderr_of(&first)
+    );
     let pool = db.pool();
     let mut conn = pool.get().unwrap_or_else(|e| panic!("{e}"));
     assert!(
@@ -115,7 +120,12 @@ async fn migrate_applies_once(backend: Backend) {
             .is_empty()
     );
     let second = run(gradebook().arg("migrate").env("DATABASE_URL", &db.url));
-    assert!(second.status.success(), "{}", stderr_of(&second));
+    assert!(
+        second.status.success(),
+        "{:?}: {}",
+        second.status,
+        stderr_of(&second)
+    );
 }
 
 struct Server {

@@ -119,9 +119,7 @@ pub fn run(cli: Cli) -> Result<(), StartError> {
         Command::Migrate => {
             let settings = load_settings(&cli, None)?;
             telemetry::init(&settings.log);
-            let pool = connect_and_migrate(&settings)?;
-            drop(pool);
-            Ok(())
+            migrate(&settings)
         }
         Command::Serve { demo, bind } => {
             let settings = load_settings(&cli, bind.clone())?;
@@ -141,13 +139,25 @@ pub fn run(cli: Cli) -> Result<(), StartError> {
 /// # Errors
 /// When the database cannot be reached or a migration fails.
 pub fn connect_and_migrate(settings: &Settings) -> Result<Pool, StartError> {
+    migrate(settings)?;
     let url = settings.database_url()?;
-    let pool = persistence::connection::connect_pool(&url, settings.pool_options())?;
-    let mut conn = pool.get().map_err(persistence::PersistenceError::from)?;
+    Ok(persistence::connection::connect_pool(
+        &url,
+        settings.pool_options(),
+    )?)
+}
+
+/// Applies pending migrations over one direct connection (no pool: a pool's background threads
+/// may still be opening a connection when `gradebook migrate` exits, which crashed libpq).
+///
+/// # Errors
+/// When the database cannot be reached or a migration fails.
+pub fn migrate(settings: &Settings) -> Result<(), StartError> {
+    let url = settings.database_url()?;
+    let mut conn = persistence::connection::connect_one(&url, settings.pool_options())?;
     let applied = migrations::run_pending(&mut conn)?;
     tracing::info!(database = %url.redacted(), applied = applied.len(), "database migrated");
-    drop(conn);
-    Ok(pool)
+    Ok(())
 }
 
 /// The token-signing keys: from `auth.keys_dir`, or (demo mode only) a fresh in-memory key.

@@ -222,21 +222,35 @@ pub type Pool = r2d2::Pool<ConnectionManager>;
 /// A connection checked out of the pool.
 pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
 
+/// Opens a single connection outside any pool, with the same pragmas; for one-off work such as
+/// `gradebook migrate`, which must not leave pool threads connecting while the process exits.
+/// A SQLite file's folder is created if missing.
+///
+/// # Errors
+/// When the database cannot be reached; the driver's own message is kept.
+pub fn connect_one(
+    url: &DatabaseUrl,
+    options: PoolOptions,
+) -> Result<DbConnection, PersistenceError> {
+    if let DatabaseUrl::Sqlite(path) = url {
+        create_parent_dir(path)?;
+    }
+    ConnectionManager::new(url.clone(), options.sqlite_busy_timeout)
+        .establish()
+        .map_err(|e| PersistenceError::Connect {
+            target: url.redacted(),
+            cause: e.0,
+        })
+}
+
 /// Opens one connection first (so the operator sees the driver's own error), then builds the
-/// pool. A SQLite file's folder is created if missing.
+/// pool.
 ///
 /// # Errors
 /// When the database cannot be reached.
 pub fn connect_pool(url: &DatabaseUrl, options: PoolOptions) -> Result<Pool, PersistenceError> {
-    if let DatabaseUrl::Sqlite(path) = url {
-        create_parent_dir(path)?;
-    }
+    drop(connect_one(url, options)?);
     let manager = ConnectionManager::new(url.clone(), options.sqlite_busy_timeout);
-    let first = manager.establish().map_err(|e| PersistenceError::Connect {
-        target: url.redacted(),
-        cause: e.0,
-    })?;
-    drop(first);
     r2d2::Pool::builder()
         .max_size(options.max_size)
         .min_idle(Some(1))
