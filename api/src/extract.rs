@@ -49,9 +49,6 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
             }
             let bytes = body.await.map_err(|e| match e.as_error::<PayloadError>() {
                 Some(PayloadError::Overflow) => ApiError::PayloadTooLarge { limit },
-                _ if e.to_string().to_lowercase().contains("overflow") => {
-                    ApiError::PayloadTooLarge { limit }
-                }
                 _ => ApiError::BadRequest("the body could not be read".to_owned()),
             })?;
             let value = parse::<T>(&bytes)?;

@@ -41,11 +41,12 @@ pub struct TokenIssuer {
     leeway: u64,
 }
 
-/// A new refresh token: the value for the client and the hash to store.
+/// A new refresh token: the value for the client, and the hash and expiry to store.
 #[derive(Debug)]
 pub struct RefreshToken {
     pub value: String,
     pub hash: String,
+    pub expires_at: chrono::NaiveDateTime,
 }
 
 fn random_token(bytes: usize) -> String {
@@ -117,12 +118,17 @@ impl TokenIssuer {
             .map_err(|e| ApiError::Internal(format!("signing a token: {e}")))
     }
 
-    /// A new random refresh token (256 bits).
+    /// A new random refresh token (256 bits), expiring a refresh lifetime after `now`.
     #[must_use]
-    pub fn new_refresh_token(&self) -> RefreshToken {
+    pub fn new_refresh_token(&self, now: chrono::DateTime<chrono::Utc>) -> RefreshToken {
         let value = random_token(32);
         let hash = hash_refresh_token(&value);
-        RefreshToken { value, hash }
+        let expires_at = (now + chrono::Duration::seconds(self.refresh_ttl)).naive_utc();
+        RefreshToken {
+            value,
+            hash,
+            expires_at,
+        }
     }
 
     /// Verifies an access token.

@@ -128,11 +128,9 @@ pub async fn post_login(
     };
     state.login_throttle.succeeded(&keys[0]);
 
-    let refresh = state.tokens.new_refresh_token();
     let now = Utc::now();
-    let expires_at = (now + chrono::Duration::seconds(state.tokens.refresh_ttl())).naive_utc();
-    let pool = state.pool.clone();
-    let hash = refresh.hash.clone();
+    let refresh = state.tokens.new_refresh_token(now);
+    let (pool, hash, expires_at) = (state.pool.clone(), refresh.hash.clone(), refresh.expires_at);
     let session = web::block(move || {
         let mut conn = pool.get()?;
         let token = NewRefreshToken {
@@ -175,11 +173,9 @@ pub async fn post_refresh(
     body: ValidJson<RefreshRequest>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
     let presented = hash_refresh_token(&body.refresh_token);
-    let next = state.tokens.new_refresh_token();
     let now = Utc::now();
-    let expires_at = (now + chrono::Duration::seconds(state.tokens.refresh_ttl())).naive_utc();
-    let pool = state.pool.clone();
-    let hash = next.hash.clone();
+    let next = state.tokens.new_refresh_token(now);
+    let (pool, hash, expires_at) = (state.pool.clone(), next.hash.clone(), next.expires_at);
     let outcome = web::block(move || {
         let mut conn = pool.get()?;
         let token = NewRefreshToken {
