@@ -210,7 +210,7 @@ async fn bad_tokens_are_refused_with_401(backend: Backend) {
         (
             "unknown session",
             sign(Claims {
-                sid: claims.sid + 1000,
+                sid: claims.sid.map(|s| s + 1000),
                 ..claims.clone()
             }),
         ),

@@ -5,6 +5,8 @@
 
 mod support;
 
+mod access_matrix;
+mod administration;
 mod auth;
 mod cli;
 mod http_basics;

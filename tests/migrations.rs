@@ -165,9 +165,10 @@ async fn foreign_keys_are_indexed(backend: Backend) {
 }
 
 /// Tables that are not owned by one school: the directory of municipalities, schools and
-/// accounts (a parent may have children in several schools). Everything else is sharded by
-/// school and must carry `school_id`.
-const NOT_SCHOOL_OWNED: [&str; 8] = [
+/// accounts (a parent may have children in several schools), and the rows a municipality may
+/// own instead of a school (its integrator clients and their audit trail; a CHECK requires one
+/// of the two owners). Everything else is sharded by school and must carry `school_id`.
+const NOT_SCHOOL_OWNED: [&str; 10] = [
     "__diesel_schema_migrations",
     "municipalities",
     "schools",
@@ -176,6 +177,8 @@ const NOT_SCHOOL_OWNED: [&str; 8] = [
     "sessions",
     "refresh_tokens",
     "login_events",
+    "integrator_clients",
+    "audit_events",
 ];
 
 async fn school_owned_tables_carry_school_id(backend: Backend) {

@@ -67,6 +67,11 @@ pub fn build_app(
         )
         .app_data(web::PayloadConfig::new(limit))
         .app_data(
+            web::FormConfig::default()
+                .limit(limit)
+                .error_handler(move |e, req| error::form_error(e, req, limit).into()),
+        )
+        .app_data(
             web::QueryConfig::default().error_handler(|e, req| error::query_error(e, req).into()),
         )
         .app_data(

@@ -46,6 +46,10 @@ pub struct AuthSettings {
     pub login_max_failures: u32,
     /// How long a throttled login or address waits, in seconds (doubles with each further failure).
     pub login_lockout_secs: u64,
+    /// How long an activation code the administration hands out stays valid, in days.
+    pub activation_code_ttl_days: u32,
+    /// Lifetime of an integrator's access token (client-credentials grant), in seconds.
+    pub integrator_token_ttl_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -189,6 +193,19 @@ impl Settings {
                 "auth.refresh_token_ttl_secs must be longer than the access token's".into(),
             ));
         }
+        if !(1..=365).contains(&self.auth.activation_code_ttl_days) {
+            return Err(ConfigError(format!(
+                "auth.activation_code_ttl_days must be between 1 and 365, got {}",
+                self.auth.activation_code_ttl_days
+            )));
+        }
+        if self.auth.integrator_token_ttl_secs < 60 || self.auth.integrator_token_ttl_secs > 86_400
+        {
+            return Err(ConfigError(format!(
+                "auth.integrator_token_ttl_secs must be between 60 and 86400, got {}",
+                self.auth.integrator_token_ttl_secs
+            )));
+        }
         if self.auth.keys_dir.is_some() != self.auth.active_key_id.is_some() {
             return Err(ConfigError(
                 "auth.keys_dir and auth.active_key_id are set together".into(),
@@ -249,6 +266,8 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("auth.leeway_secs", "30"),
     ("auth.login_max_failures", "5"),
     ("auth.login_lockout_secs", "30"),
+    ("auth.activation_code_ttl_days", "30"),
+    ("auth.integrator_token_ttl_secs", "3600"),
     ("log.filter", "info"),
     ("log.format", "pretty"),
 ];

@@ -39,6 +39,35 @@ pub struct Problem {
     /// For `validation_failed`: each field at fault.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// On the OAuth token endpoint only: the RFC 6749 error code (`invalid_client`,
+    /// `invalid_request`, `unsupported_grant_type`, `invalid_scope`), for OAuth libraries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A refusal of the OAuth token endpoint (RFC 6749, section 5.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OAuthError {
+    /// A parameter is missing, repeated or malformed.
+    InvalidRequest(String),
+    /// Unknown or revoked client, or a wrong secret.
+    InvalidClient,
+    /// A grant other than `client_credentials`.
+    UnsupportedGrantType,
+    /// A scope that is unknown or not granted to the client.
+    InvalidScope(String),
+}
+
+impl OAuthError {
+    #[must_use]
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope(_) => "invalid_scope",
+        }
+    }
 }
 
 /// One field at fault in a request.
@@ -89,7 +118,7 @@ pub enum ApiError {
     #[error("payload too large (limit {limit} bytes)")]
     PayloadTooLarge { limit: usize },
     #[error("unsupported media type")]
-    UnsupportedMediaType,
+    UnsupportedMediaType { expected: &'static str },
     #[error("validation failed")]
     Validation(Vec<FieldError>),
     #[error("too many requests")]
@@ -98,6 +127,8 @@ pub enum ApiError {
     Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("oauth: {0:?}")]
+    OAuth(OAuthError),
 }
 
 impl ApiError {
@@ -124,11 +155,12 @@ impl ApiError {
             Self::Conflict(_) => "conflict",
             Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
-            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::Validation(_) => "validation_failed",
             Self::TooManyRequests { .. } => "too_many_requests",
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",
+            Self::OAuth(e) => e.code(),
         }
     }
 
@@ -143,21 +175,33 @@ impl ApiError {
             Self::Conflict(_) => "The request conflicts with the current state",
             Self::PreconditionFailed => "The resource has changed since you read it",
             Self::PayloadTooLarge { .. } => "The request body is too large",
-            Self::UnsupportedMediaType => "Unsupported media type",
+            Self::UnsupportedMediaType { .. } => "Unsupported media type",
             Self::Validation(_) => "The request is not valid",
             Self::TooManyRequests { .. } => "Too many requests",
             Self::Unavailable(_) => "The service is temporarily unavailable",
             Self::Internal(_) => "Internal server error",
+            Self::OAuth(OAuthError::InvalidClient) => "Client authentication failed",
+            Self::OAuth(OAuthError::InvalidRequest(_)) => "The token request is not valid",
+            Self::OAuth(OAuthError::UnsupportedGrantType) => "Unsupported grant type",
+            Self::OAuth(OAuthError::InvalidScope(_)) => "The requested scope is not granted",
         }
     }
 
     fn detail(&self) -> Option<String> {
         match self {
-            Self::BadRequest(detail) | Self::Conflict(detail) => Some(detail.clone()),
+            Self::BadRequest(detail)
+            | Self::Conflict(detail)
+            | Self::OAuth(OAuthError::InvalidRequest(detail) | OAuthError::InvalidScope(detail)) => {
+                Some(detail.clone())
+            }
+            Self::OAuth(OAuthError::UnsupportedGrantType) => {
+                Some("the only grant type is client_credentials".to_owned())
+            }
+            Self::OAuth(OAuthError::InvalidClient) => None,
             Self::PayloadTooLarge { limit } => {
                 Some(format!("the body may be at most {limit} bytes"))
             }
-            Self::UnsupportedMediaType => Some("send the body as application/json".to_owned()),
+            Self::UnsupportedMediaType { expected } => Some(format!("send the body as {expected}")),
             Self::Validation(errors) => Some(match errors.len() {
                 1 => "1 field is not valid".to_owned(),
                 n => format!("{n} fields are not valid"),
@@ -196,6 +240,10 @@ impl ApiError {
                 Self::Validation(errors) => errors.clone(),
                 _ => Vec::new(),
             },
+            error: match self {
+                Self::OAuth(e) => Some(e.code().to_owned()),
+                _ => None,
+            },
         }
     }
 }
@@ -211,11 +259,13 @@ impl ResponseError for ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::OAuth(OAuthError::InvalidClient) => StatusCode::UNAUTHORIZED,
+            Self::OAuth(_) => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -246,6 +296,12 @@ impl ResponseError for ApiError {
             }
             Self::Unauthorized => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            Self::OAuth(_) => {
+                response.insert_header((header::CACHE_CONTROL, "no-store"));
+                if matches!(self, Self::OAuth(OAuthError::InvalidClient)) {
+                    response.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"gradebook\""));
+                }
             }
             _ => {}
         }
@@ -282,10 +338,28 @@ pub fn json_error(
     use actix_web::error::JsonPayloadError as E;
     match err {
         E::Overflow { .. } | E::OverflowKnownLength { .. } => ApiError::PayloadTooLarge { limit },
-        E::ContentType => ApiError::UnsupportedMediaType,
+        E::ContentType => ApiError::UnsupportedMediaType {
+            expected: "application/json",
+        },
         E::Deserialize(e) if e.is_data() => ApiError::field("body", "invalid_type", e.to_string()),
         E::Deserialize(e) => ApiError::BadRequest(format!("malformed JSON: {e}")),
         other => ApiError::BadRequest(other.to_string()),
+    }
+}
+
+/// Maps form-body failures (the OAuth token endpoint's body) to problems.
+pub fn form_error(
+    err: actix_web::error::UrlencodedError,
+    _req: &actix_web::HttpRequest,
+    limit: usize,
+) -> ApiError {
+    use actix_web::error::UrlencodedError as E;
+    match err {
+        E::Overflow { .. } | E::UnknownLength => ApiError::PayloadTooLarge { limit },
+        E::ContentType => ApiError::UnsupportedMediaType {
+            expected: "application/x-www-form-urlencoded",
+        },
+        other => ApiError::OAuth(OAuthError::InvalidRequest(other.to_string())),
     }
 }
 

@@ -45,7 +45,9 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             if !json {
-                return Err(ApiError::UnsupportedMediaType);
+                return Err(ApiError::UnsupportedMediaType {
+                    expected: "application/json",
+                });
             }
             let bytes = body.await.map_err(|e| match e.as_error::<PayloadError>() {
                 Some(PayloadError::Overflow) => ApiError::PayloadTooLarge { limit },

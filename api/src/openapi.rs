@@ -1,8 +1,11 @@
 //! The OpenAPI 3.1 contract. Routes and the document come from one registration
 //! (`utoipa-actix-web`); this module adds what is common to every operation.
 
+use domain::access::Scope;
 use utoipa::OpenApi;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{
+    ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme,
+};
 use utoipa_actix_web::AppExt;
 
 use crate::error::{FieldError, Problem};
@@ -26,6 +29,9 @@ and third-party integrations. Every error is `application/problem+json` (RFC 945
         (name = "meta", description = "What this server is"),
         (name = "auth", description = "Logging in, refreshing tokens, logging out"),
         (name = "account", description = "The caller's own account"),
+        (name = "roster", description = "Students and class rosters"),
+        (name = "administration", description = "A school's people, roles, parent links, teaching assignments and audit trail"),
+        (name = "integrators", description = "Third-party clients a school or municipality registers (OAuth2 client credentials)"),
     )
 )]
 struct ApiDoc;
@@ -41,9 +47,35 @@ impl utoipa::Modify for SecuritySchemes {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some("An access token from `POST /api/v1/auth/login`."))
+                    .description(Some(
+                        "A person's access token from `POST /api/v1/auth/login` (or \
+                         `/auth/refresh`, `/auth/activate`).",
+                    ))
                     .build(),
             ),
+        );
+        let scopes = Scopes::from_iter(Scope::ALL.map(|scope| {
+            let what = match scope {
+                Scope::GradesRead => "Read grades, averages and ranks",
+                Scope::GradesWrite => "Write grades, and a lesson's topic and homework",
+                Scope::AttendanceRead => "Read attendance marks",
+                Scope::AttendanceWrite => "Write attendance marks",
+                Scope::RosterRead => "Read students, classes and rosters",
+                Scope::ReportsRead => "Read a school's reports and activity indicators",
+            };
+            (scope.as_str(), what)
+        }));
+        components.add_security_scheme(
+            "oauth2",
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [Flow::ClientCredentials(ClientCredentials::new(
+                    "/api/v1/auth/token",
+                    scopes,
+                ))],
+                "For integrator clients a school or municipality registered: the \
+                 client-credentials grant. The token reaches only the owner's schools and the \
+                 scopes granted; it is sent as `Authorization: Bearer ...`.",
+            )),
         );
     }
 }

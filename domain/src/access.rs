@@ -372,6 +372,8 @@ pub enum Operation {
     WriteLesson(LessonEntry),
     /// [`manage_school`].
     ManageSchool,
+    /// [`manage_municipality`].
+    ManageMunicipality,
     /// [`read_school_reports`].
     ReadSchoolReports,
     /// [`lock_term`].
@@ -399,6 +401,7 @@ impl Operation {
             Self::ManageSchool | Self::LockTerm | Self::ChangeLocked => {
                 matches!(grant, Grant::SchoolAdmin(_))
             }
+            Self::ManageMunicipality => matches!(grant, Grant::MunicipalityAdmin(_)),
             Self::ReadSchoolReports => {
                 matches!(grant, Grant::SchoolAdmin(_) | Grant::MunicipalityAdmin(_))
             }
@@ -416,7 +419,9 @@ impl Operation {
             }
             Self::WriteLesson(entry) => scopes.contains(&entry.required_scope()),
             Self::ReadSchoolReports => scopes.contains(&Scope::ReportsRead),
-            Self::ManageSchool | Self::LockTerm | Self::ChangeLocked => false,
+            Self::ManageSchool | Self::ManageMunicipality | Self::LockTerm | Self::ChangeLocked => {
+                false
+            }
         }
     }
 }
@@ -666,6 +671,26 @@ pub fn manage_school(principal: &Principal, school: &SchoolRef) -> Decision {
         |grant| grant.administers(school),
         |grant| grant.sees_school(school),
     )
+}
+
+/// Administering a municipality: the integrator clients it registers for all its schools.
+///
+/// Allowed to the municipality's administrators only. An administrator of another
+/// municipality gets [`Decision::NotFound`]; every other role, including school
+/// administrators and integrators, [`Decision::Forbidden`].
+pub fn manage_municipality(principal: &Principal, municipality: MunicipalityId) -> Decision {
+    match principal {
+        Principal::Person { grants, .. } => grants
+            .iter()
+            .map(|grant| match *grant {
+                Grant::MunicipalityAdmin(id) if id == municipality => Verdict::Allowed,
+                Grant::MunicipalityAdmin(_) => Verdict::Hidden,
+                _ => Verdict::Ineligible,
+            })
+            .fold(Verdict::Ineligible, Ord::max)
+            .decision(),
+        Principal::Integrator { .. } => Decision::Forbidden,
+    }
 }
 
 /// Reading a school's aggregated reports and activity indicators.
@@ -1208,6 +1233,42 @@ mod tests {
     }
 
     #[test]
+    fn manage_municipality_table() {
+        #[rustfmt::skip]
+        let matrix = [
+            //                                 M1  M2
+            ("nobody",                         [F,  F]),
+            ("pupil_ann",                      [F,  F]),
+            ("parent_ann",                     [F,  F]),
+            ("parent_boris",                   [F,  F]),
+            ("parent_vera_gleb",               [F,  F]),
+            ("teacher_5a_math",                [F,  F]),
+            ("teacher_7b_rus",                 [F,  F]),
+            ("class_teacher_7b",               [F,  F]),
+            ("teacher_6a_math_s2",             [F,  F]),
+            ("teacher_7b_math_and_parent_dina",[F,  F]),
+            ("teacher_s2_claiming_5a",         [F,  F]),
+            ("admin_s1",                       [F,  F]),
+            ("admin_s2",                       [F,  F]),
+            ("admin_s2_teacher_5a_math",       [F,  F]),
+            ("muni_1",                         [A,  N]),
+            ("muni_2",                         [N,  A]),
+            ("int_s1_all",                     [F,  F]),
+            ("int_s1_read",                    [F,  F]),
+            ("int_s1_none",                    [F,  F]),
+            ("int_m1_all",                     [F,  F]),
+            ("int_m2_reports",                 [F,  F]),
+        ];
+        check(
+            "manage_municipality",
+            ["M1", "M2"],
+            &matrix,
+            &[("M1", M1), ("M2", M2)],
+            |principal, municipality| manage_municipality(principal, *municipality),
+        );
+    }
+
+    #[test]
     fn read_school_reports_table() {
         #[rustfmt::skip]
         let matrix = [
@@ -1253,34 +1314,35 @@ mod tests {
             ("read_class", Operation::ReadClass(Record::Journal)),
             ("write_lesson", Operation::WriteLesson(LessonEntry::Grades)),
             ("manage_school", Operation::ManageSchool),
+            ("manage_municipality", Operation::ManageMunicipality),
             ("read_school_reports", Operation::ReadSchoolReports),
             ("lock_term", Operation::LockTerm),
             ("change_locked", Operation::ChangeLocked),
         ];
         #[rustfmt::skip]
         let matrix = [
-            //                       read_student read_class write_lesson manage reports lock change_locked
-            ("nobody",                         [F, F, F, F, F, F, F]),
-            ("pupil_ann",                      [N, F, F, F, F, F, F]),
-            ("parent_ann",                     [N, F, F, F, F, F, F]),
-            ("parent_boris",                   [N, F, F, F, F, F, F]),
-            ("parent_vera_gleb",               [N, F, F, F, F, F, F]),
-            ("teacher_5a_math",                [N, N, N, F, F, F, F]),
-            ("teacher_7b_rus",                 [N, N, N, F, F, F, F]),
-            ("class_teacher_7b",               [N, N, N, F, F, F, F]),
-            ("teacher_6a_math_s2",             [N, N, N, F, F, F, F]),
-            ("teacher_7b_math_and_parent_dina",[N, N, N, F, F, F, F]),
-            ("teacher_s2_claiming_5a",         [N, N, N, F, F, F, F]),
-            ("admin_s1",                       [N, N, N, N, N, N, N]),
-            ("admin_s2",                       [N, N, N, N, N, N, N]),
-            ("admin_s2_teacher_5a_math",       [N, N, N, N, N, N, N]),
-            ("muni_1",                         [N, N, F, F, N, F, F]),
-            ("muni_2",                         [N, N, F, F, N, F, F]),
-            ("int_s1_all",                     [N, N, N, F, N, F, F]),
-            ("int_s1_read",                    [N, N, F, F, F, F, F]),
-            ("int_s1_none",                    [F, F, F, F, F, F, F]),
-            ("int_m1_all",                     [N, N, N, F, N, F, F]),
-            ("int_m2_reports",                 [F, F, F, F, N, F, F]),
+            //                       read_student read_class write_lesson manage muni reports lock change_locked
+            ("nobody",                         [F, F, F, F, F, F, F, F]),
+            ("pupil_ann",                      [N, F, F, F, F, F, F, F]),
+            ("parent_ann",                     [N, F, F, F, F, F, F, F]),
+            ("parent_boris",                   [N, F, F, F, F, F, F, F]),
+            ("parent_vera_gleb",               [N, F, F, F, F, F, F, F]),
+            ("teacher_5a_math",                [N, N, N, F, F, F, F, F]),
+            ("teacher_7b_rus",                 [N, N, N, F, F, F, F, F]),
+            ("class_teacher_7b",               [N, N, N, F, F, F, F, F]),
+            ("teacher_6a_math_s2",             [N, N, N, F, F, F, F, F]),
+            ("teacher_7b_math_and_parent_dina",[N, N, N, F, F, F, F, F]),
+            ("teacher_s2_claiming_5a",         [N, N, N, F, F, F, F, F]),
+            ("admin_s1",                       [N, N, N, N, F, N, N, N]),
+            ("admin_s2",                       [N, N, N, N, F, N, N, N]),
+            ("admin_s2_teacher_5a_math",       [N, N, N, N, F, N, N, N]),
+            ("muni_1",                         [N, N, F, F, N, N, F, F]),
+            ("muni_2",                         [N, N, F, F, N, N, F, F]),
+            ("int_s1_all",                     [N, N, N, F, F, N, F, F]),
+            ("int_s1_read",                    [N, N, F, F, F, F, F, F]),
+            ("int_s1_none",                    [F, F, F, F, F, F, F, F]),
+            ("int_m1_all",                     [N, N, N, F, F, N, F, F]),
+            ("int_m2_reports",                 [F, F, F, F, F, N, F, F]),
         ];
         let columns = operations.map(|(name, _)| name);
         check("when_missing", columns, &matrix, &operations, |p, op| {

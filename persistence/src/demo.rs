@@ -137,8 +137,13 @@ pub fn seed(
                 dates,
             )?;
         }
+        let mut subjects = Vec::new();
         for subject in SUBJECTS {
-            schools::insert_subject(conn, school, &Name::parse(subject).map_err(invalid)?)?;
+            subjects.push(schools::insert_subject(
+                conn,
+                school,
+                &Name::parse(subject).map_err(invalid)?,
+            )?);
         }
         let mut classes = Vec::new();
         for (level, letter) in [(5, "А"), (5, "Б"), (7, "В")] {
@@ -170,6 +175,12 @@ pub fn seed(
                 Role::ClassTeacher,
                 RoleScope::Class(school, first_class),
             )?;
+        }
+        // demo-teacher teaches the first subject in every class: a working day end to end.
+        if let Some(&subject) = subjects.first() {
+            for &class in &classes {
+                people::assign_teaching(conn, school, teacher, class, subject, now)?;
+            }
         }
         let parent = account(conn, "demo-parent", "Дмитрий Павлович Соколов")?;
         people::assign_role(conn, parent, Role::Parent, RoleScope::School(school))?;
@@ -219,6 +230,11 @@ pub fn seed(
                 },
             )?;
             people::assign_role(conn, user, Role::Teacher, RoleScope::School(school))?;
+            if let Some(&subject) = subjects.get(n) {
+                for &class in &classes {
+                    people::assign_teaching(conn, school, user, class, subject, now)?;
+                }
+            }
         }
         let mut n = 0_usize;
         for &class in &classes {

@@ -4,10 +4,14 @@
 //! `sqlite://path`). Queries return [`PersistenceError`], never an HTTP error: the API maps
 //! them to responses.
 
+pub mod access;
+pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod connection;
 pub mod demo;
 pub mod error;
+pub mod integrators;
 pub mod migrations;
 pub mod people;
 pub mod schema;

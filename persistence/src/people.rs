@@ -19,6 +19,22 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role.
+    pub const ALL: [Self; 6] = [
+        Self::SchoolAdmin,
+        Self::MunicipalityAdmin,
+        Self::Teacher,
+        Self::ClassTeacher,
+        Self::Parent,
+        Self::Student,
+    ];
+
+    /// The role with this stored name.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|role| role.as_str() == name)
+    }
+
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -139,6 +155,32 @@ pub fn role_names(conn: &mut DbConnection, user: UserId) -> Result<Vec<String>> 
         .order(role_assignments::role.asc())
         .load(conn)
         .map_err(Into::into)
+}
+
+/// Records that a teacher teaches a subject in a class (without an audit entry: for seeds and
+/// imports; the administration's endpoint goes through [`crate::admin::assign_teaching`]).
+///
+/// # Errors
+/// On a duplicate assignment, an unknown reference, or a database failure.
+pub fn assign_teaching(
+    conn: &mut DbConnection,
+    school: SchoolId,
+    teacher: UserId,
+    class: ClassId,
+    subject: domain::SubjectId,
+    now: NaiveDateTime,
+) -> Result<()> {
+    use crate::schema::teaching_assignments as ta;
+    diesel::insert_into(ta::table)
+        .values((
+            ta::school_id.eq(school.get()),
+            ta::teacher_user_id.eq(teacher.get()),
+            ta::class_id.eq(class.get()),
+            ta::subject_id.eq(subject.get()),
+            ta::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// A new student of a school.
@@ -297,4 +339,39 @@ pub fn profile(conn: &mut DbConnection, user: UserId) -> Result<Profile> {
         schools,
         children,
     })
+}
+
+/// # Errors
+/// [`crate::PersistenceError::NotFound`] for an unknown student; otherwise database failures.
+pub fn find_student(conn: &mut DbConnection, id: StudentId) -> Result<Student> {
+    students::table
+        .find(id.get())
+        .select(Student::as_select())
+        .first(conn)
+        .map_err(Into::into)
+}
+
+/// The classes a student is enrolled in on a date.
+///
+/// # Errors
+/// On a database failure.
+pub fn classes_of_student(
+    conn: &mut DbConnection,
+    student: StudentId,
+    on: NaiveDate,
+) -> Result<Vec<crate::schools::Class>> {
+    use crate::schema::classes;
+    classes::table
+        .inner_join(enrollments::table)
+        .filter(enrollments::student_id.eq(student.get()))
+        .filter(enrollments::enrolled_on.le(on))
+        .filter(
+            enrollments::left_on
+                .is_null()
+                .or(enrollments::left_on.gt(on)),
+        )
+        .order(classes::id.asc())
+        .select(crate::schools::Class::as_select())
+        .load(conn)
+        .map_err(Into::into)
 }

@@ -147,6 +147,59 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    teaching_assignments (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        teacher_user_id -> BigInt,
+        class_id -> BigInt,
+        subject_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    activation_codes (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        user_id -> BigInt,
+        code_hash -> Text,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    integrator_clients (id) {
+        id -> BigInt,
+        client_id -> Text,
+        secret_hash -> Text,
+        name -> Text,
+        school_id -> Nullable<BigInt>,
+        municipality_id -> Nullable<BigInt>,
+        scopes -> Text,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        school_id -> Nullable<BigInt>,
+        municipality_id -> Nullable<BigInt>,
+        actor_user_id -> Nullable<BigInt>,
+        action -> Text,
+        target_type -> Text,
+        target_id -> BigInt,
+        details -> Text,
+        occurred_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(login_events -> users (user_id));
@@ -160,6 +213,9 @@ diesel::joinable!(students -> schools (school_id));
 diesel::joinable!(enrollments -> classes (class_id));
 diesel::joinable!(enrollments -> students (student_id));
 diesel::joinable!(guardianships -> students (student_id));
+diesel::joinable!(teaching_assignments -> users (teacher_user_id));
+diesel::joinable!(teaching_assignments -> classes (class_id));
+diesel::joinable!(teaching_assignments -> subjects (subject_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     municipalities,
@@ -176,4 +232,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     refresh_tokens,
     login_events,
+    teaching_assignments,
+    activation_codes,
+    integrator_clients,
+    audit_events,
 );

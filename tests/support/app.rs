@@ -123,6 +123,48 @@ impl TestApp {
         .await
     }
 
+    /// A request with a bearer token (none for `""`) and an optional JSON body.
+    pub async fn send_as(
+        &self,
+        token: &str,
+        method: actix_web::http::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Reply {
+        let mut request = test::TestRequest::default().method(method).uri(path);
+        if !token.is_empty() {
+            request = request.insert_header(("Authorization", format!("Bearer {token}")));
+        }
+        if let Some(body) = body {
+            request = request.set_json(body);
+        }
+        self.call(request).await
+    }
+
+    /// A POST of JSON with a bearer token.
+    pub async fn post_as(&self, token: &str, path: &str, body: &serde_json::Value) -> Reply {
+        self.send_as(token, actix_web::http::Method::POST, path, Some(body))
+            .await
+    }
+
+    /// An integrator's token from the client-credentials grant (credentials in the body).
+    pub async fn client_token(&self, client_id: &str, secret: &str, scope: Option<&str>) -> Reply {
+        let mut form = vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+        ];
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
+        }
+        self.call(
+            test::TestRequest::post()
+                .uri("/api/v1/auth/token")
+                .set_form(form),
+        )
+        .await
+    }
+
     pub fn pool(&self) -> &Pool {
         &self.state.pool
     }

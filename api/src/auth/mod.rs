@@ -1,27 +1,71 @@
 //! Authentication: Ed25519-signed access tokens (JWT) with pinned validation, rotating refresh
-//! tokens, and the extractor that turns a bearer token into the caller.
+//! tokens, integrator client credentials, and the extractors that turn a bearer token into the
+//! caller.
 
+pub mod credentials;
 pub mod keys;
 pub mod throttle;
 pub mod tokens;
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
-use domain::UserId;
+use domain::access::{Decision, Principal, Scope};
+use domain::{IntegratorId, UserId};
 
 pub use keys::KeySet;
 pub use throttle::LoginThrottle;
-pub use tokens::{Claims, TokenIssuer};
+pub use tokens::{Claims, Subject, TokenIssuer};
 
 use crate::{ApiError, AppState};
 
-/// An authenticated person: a valid access token whose session is still active.
+/// An authenticated person: a valid access token whose session is still active. An
+/// integrator's token is refused with 403 on the endpoints that take this (they concern a
+/// person's own account).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthUser {
     pub user: UserId,
     pub session: i64,
+}
+
+/// Any authenticated caller, with the facts the access rules of `domain::access` need: a
+/// person's grants, or an integrator's tenancy and the scopes of this token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub principal: Principal,
+}
+
+impl Caller {
+    /// The person behind the call, if it is a person.
+    #[must_use]
+    pub fn user(&self) -> Option<UserId> {
+        match &self.principal {
+            Principal::Person { user, .. } => Some(*user),
+            Principal::Integrator { .. } => None,
+        }
+    }
+
+    /// The person behind the call, or 403 for an integrator (administration is done by people).
+    ///
+    /// # Errors
+    /// [`ApiError::Forbidden`] for an integrator.
+    pub fn person(&self) -> Result<UserId, ApiError> {
+        self.user().ok_or(ApiError::Forbidden)
+    }
+}
+
+/// Enforces a decision of `domain::access`.
+///
+/// # Errors
+/// 403 or 404 as the decision says.
+pub fn enforce(decision: Decision) -> Result<(), ApiError> {
+    match decision {
+        Decision::Allow => Ok(()),
+        Decision::Forbidden => Err(ApiError::Forbidden),
+        Decision::NotFound => Err(ApiError::NotFound),
+    }
 }
 
 fn bearer(req: &HttpRequest) -> Option<&str> {
@@ -30,19 +74,32 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+fn verified(req: &HttpRequest) -> Result<(web::Data<AppState>, Subject), ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::Internal("no application state".into()))?;
+    let token = bearer(req).ok_or(ApiError::Unauthorized)?;
+    let subject = state
+        .tokens
+        .verify(token)?
+        .subject()
+        .ok_or(ApiError::Unauthorized)?;
+    Ok((state, subject))
+}
+
 impl FromRequest for AuthUser {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer(req).map(str::to_owned);
+        let verified = verified(req);
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::Internal("no application state".into()))?;
-            let token = token.ok_or(ApiError::Unauthorized)?;
-            let claims = state.tokens.verify(&token)?;
-            let user = UserId(claims.sub.parse().map_err(|_| ApiError::Unauthorized)?);
-            let session = claims.sid;
+            let (state, subject) = verified?;
+            let Subject::Person { user, session } = subject else {
+                return Err(ApiError::Forbidden);
+            };
+            let user = UserId(user);
             let pool = state.pool.clone();
             let active = web::block(move || {
                 let mut conn = pool.get()?;
@@ -53,6 +110,54 @@ impl FromRequest for AuthUser {
                 return Err(ApiError::Unauthorized);
             }
             Ok(Self { user, session })
+        })
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let verified = verified(req);
+        Box::pin(async move {
+            let (state, subject) = verified?;
+            let pool = state.pool.clone();
+            let principal = web::block(move || -> Result<Option<Principal>, ApiError> {
+                let mut conn = pool.get().map_err(persistence::PersistenceError::from)?;
+                match subject {
+                    Subject::Person { user, session } => {
+                        let user = UserId(user);
+                        if !persistence::auth::session_active(&mut conn, session, user)? {
+                            return Ok(None);
+                        }
+                        Ok(Some(persistence::access::person(&mut conn, user)?))
+                    }
+                    Subject::Integrator { client, scope } => {
+                        let Some(grant) =
+                            persistence::access::integrator(&mut conn, IntegratorId(client))?
+                        else {
+                            return Ok(None);
+                        };
+                        // The token carries what was granted then; a scope the client has
+                        // lost since no longer counts.
+                        let granted: BTreeSet<Scope> = Scope::parse_list(&scope)
+                            .map_err(|_| ApiError::Unauthorized)?
+                            .intersection(&grant.scopes)
+                            .copied()
+                            .collect();
+                        Ok(Some(Principal::integrator(
+                            grant.id,
+                            grant.tenancy,
+                            granted,
+                        )))
+                    }
+                }
+            })
+            .await??;
+            principal
+                .map(|principal| Self { principal })
+                .ok_or(ApiError::Unauthorized)
         })
     }
 }

@@ -19,15 +19,49 @@ use crate::config::AuthSettings;
 pub struct Claims {
     pub iss: String,
     pub aud: String,
-    /// The user id.
+    /// The subject: a user id for a person, `integrator:<id>` for an integrator client.
     pub sub: String,
     pub iat: i64,
     pub nbf: i64,
     pub exp: i64,
     /// A unique token id.
     pub jti: String,
-    /// The session (refresh-token family) the token belongs to; revoking it revokes the token.
-    pub sid: i64,
+    /// A person's session (refresh-token family); revoking it revokes the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<i64>,
+    /// An integrator's granted scopes, space-separated (OAuth `scope`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+/// Who a verified token speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// A person in a session.
+    Person { user: i64, session: i64 },
+    /// An integrator client with the scopes granted to this token.
+    Integrator { client: i64, scope: String },
+}
+
+/// The `sub` prefix of an integrator's token.
+const INTEGRATOR_SUBJECT: &str = "integrator:";
+
+impl Claims {
+    /// Who the token speaks for, if its claims are consistent.
+    #[must_use]
+    pub fn subject(&self) -> Option<Subject> {
+        match (&self.sid, &self.scope) {
+            (Some(session), None) => Some(Subject::Person {
+                user: self.sub.parse().ok()?,
+                session: *session,
+            }),
+            (None, Some(scope)) => Some(Subject::Integrator {
+                client: self.sub.strip_prefix(INTEGRATOR_SUBJECT)?.parse().ok()?,
+                scope: scope.clone(),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// Issues and verifies tokens.
@@ -38,6 +72,7 @@ pub struct TokenIssuer {
     audience: String,
     access_ttl: i64,
     refresh_ttl: i64,
+    integrator_ttl: i64,
     leeway: u64,
 }
 
@@ -49,15 +84,17 @@ pub struct RefreshToken {
     pub expires_at: chrono::NaiveDateTime,
 }
 
-fn random_token(bytes: usize) -> String {
+/// `bytes` random bytes from the OS, base64url without padding.
+#[must_use]
+pub fn random_token(bytes: usize) -> String {
     let mut buf = vec![0_u8; bytes];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut buf);
     URL_SAFE_NO_PAD.encode(buf)
 }
 
-/// The stored form of a refresh token.
+/// The stored form of a high-entropy secret (refresh token, client secret, activation code).
 #[must_use]
-pub fn hash_refresh_token(value: &str) -> String {
+pub fn sha256_hex(value: &str) -> String {
     Sha256::digest(value.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -73,6 +110,7 @@ impl TokenIssuer {
             audience: settings.audience.clone(),
             access_ttl: i64::try_from(settings.access_token_ttl_secs).unwrap_or(900),
             refresh_ttl: i64::try_from(settings.refresh_token_ttl_secs).unwrap_or(86_400),
+            integrator_ttl: i64::try_from(settings.integrator_token_ttl_secs).unwrap_or(3600),
             leeway: settings.leeway_secs,
         }
     }
@@ -102,7 +140,33 @@ impl TokenIssuer {
             nbf: now,
             exp: now + self.access_ttl,
             jti: random_token(16),
-            sid: session,
+            sid: Some(session),
+            scope: None,
+        };
+        self.sign(&claims)
+    }
+
+    /// Lifetime of an integrator's access token, in seconds.
+    #[must_use]
+    pub fn integrator_ttl(&self) -> i64 {
+        self.integrator_ttl
+    }
+
+    /// Signs an integrator's access token with the granted `scope` (space-separated).
+    ///
+    /// # Errors
+    /// Only if signing fails.
+    pub fn issue_integrator(&self, client: i64, scope: &str, now: i64) -> Result<String, ApiError> {
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: format!("{INTEGRATOR_SUBJECT}{client}"),
+            iat: now,
+            nbf: now,
+            exp: now + self.integrator_ttl,
+            jti: random_token(16),
+            sid: None,
+            scope: Some(scope.to_owned()),
         };
         self.sign(&claims)
     }
@@ -122,7 +186,7 @@ impl TokenIssuer {
     #[must_use]
     pub fn new_refresh_token(&self, now: chrono::DateTime<chrono::Utc>) -> RefreshToken {
         let value = random_token(32);
-        let hash = hash_refresh_token(&value);
+        let hash = sha256_hex(&value);
         let expires_at = (now + chrono::Duration::seconds(self.refresh_ttl)).naive_utc();
         RefreshToken {
             value,

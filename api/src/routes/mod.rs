@@ -1,9 +1,14 @@
 //! One module per resource; handler names `<verb>_<resource>` are the operationIds.
 
+pub mod audit;
 pub mod auth;
+pub mod common;
 pub mod health;
+pub mod integrators;
 pub mod me;
 pub mod meta;
+pub mod people;
+pub mod roster;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -17,6 +22,29 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(auth::post_login)
                 .service(auth::post_refresh)
                 .service(auth::post_logout)
-                .service(me::get_me),
+                .service(auth::post_token)
+                .service(auth::post_activate)
+                .service(me::get_me)
+                .service(roster::get_student)
+                .service(roster::list_class_students)
+                .service(people::list_people)
+                .service(people::create_people)
+                .service(people::get_person)
+                .service(people::grant_role)
+                .service(people::revoke_role)
+                .service(people::issue_activation_code)
+                .service(people::link_guardian)
+                .service(people::unlink_guardian)
+                .service(people::list_teaching_assignments)
+                .service(people::create_teaching_assignment)
+                .service(people::delete_teaching_assignment)
+                .service(integrators::register_school_integrator)
+                .service(integrators::list_school_integrators)
+                .service(integrators::revoke_school_integrator)
+                .service(integrators::register_municipality_integrator)
+                .service(integrators::list_municipality_integrators)
+                .service(integrators::revoke_municipality_integrator)
+                .service(audit::list_school_audit_events)
+                .service(audit::list_municipality_audit_events),
         );
 }

@@ -1,0 +1,4 @@
+DROP TABLE audit_events;
+DROP TABLE integrator_clients;
+DROP TABLE activation_codes;
+DROP TABLE teaching_assignments;

@@ -1,0 +1,775 @@
+//! The access matrix: every operation of the OpenAPI document, called by every kind of caller,
+//! on its own resources and on others', gets the answer the rules give.
+//!
+//! The operations are enumerated from the document the server serves, so an endpoint added
+//! without a row here fails the test. The expected answers are written out below as tables,
+//! independently of `domain::access`: they are the product's rules in one place.
+//!
+//! Callers: anonymous, a student, a parent, a subject teacher of 5А, the class teacher of 5А,
+//! the school's administrator, an administrator of another school, the municipality's
+//! administrator, and integrators of the school with and without the scope an operation needs.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use actix_web::http::Method;
+use api::auth::tokens::sha256_hex;
+use chrono::Utc;
+use diesel::prelude::*;
+use domain::access::Tenancy;
+use domain::{
+    ClassId, ClassLabel, DateRange, MunicipalityId, SchoolId, StudentId, SubjectId, UserId,
+};
+use persistence::people::{self, NewStudent, NewUser, Role, RoleScope};
+use persistence::{DbConnection, integrators, schools};
+use serde_json::{Value, json};
+
+use crate::support::{Backend, TestApp, on_both_backends};
+
+on_both_backends!(every_operation_answers_every_caller_as_the_rules_say);
+
+/// The kinds of caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Who {
+    Anonymous,
+    Student,
+    Parent,
+    Teacher,
+    ClassTeacher,
+    SchoolAdmin,
+    OtherSchoolAdmin,
+    MunicipalityAdmin,
+    IntegratorWithScope,
+    IntegratorWithoutScope,
+}
+
+const EVERYONE: [Who; 10] = [
+    Who::Anonymous,
+    Who::Student,
+    Who::Parent,
+    Who::Teacher,
+    Who::ClassTeacher,
+    Who::SchoolAdmin,
+    Who::OtherSchoolAdmin,
+    Who::MunicipalityAdmin,
+    Who::IntegratorWithScope,
+    Who::IntegratorWithoutScope,
+];
+
+/// What an answer must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// 200, 201 or 204.
+    Ok,
+    /// 401.
+    Unauthenticated,
+    /// 403.
+    Forbidden,
+    /// 404: as if the resource did not exist.
+    Hidden,
+}
+
+use Expect::{Forbidden as F, Hidden as H, Ok as A, Unauthenticated as U};
+
+/// Which rule governs an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rule {
+    /// Open to anyone; the answer does not depend on the caller.
+    Public,
+    /// About the calling person's own account.
+    OwnAccount,
+    /// A school's administration; targets: the school, a school that does not exist.
+    ManageSchool,
+    /// A municipality's administration; targets: the municipality, one that does not exist.
+    ManageMunicipality,
+    /// Reading a student's roster data; targets below.
+    ReadStudent,
+    /// Reading a class's roster; targets below.
+    ReadClass,
+}
+
+/// The targets of each rule, in column order.
+fn targets(rule: Rule) -> &'static [&'static str] {
+    match rule {
+        Rule::Public | Rule::OwnAccount => &["-"],
+        Rule::ManageSchool => &["school", "missing school"],
+        Rule::ManageMunicipality => &["municipality", "missing municipality"],
+        Rule::ReadStudent => &[
+            "student of 5А in the family",
+            "student of 7В outside the family",
+            "student of the other school",
+            "missing student",
+        ],
+        Rule::ReadClass => &["5А", "7В", "class of the other school", "missing class"],
+    }
+}
+
+/// The rules, as tables: one row per caller, one column per target.
+fn expected(rule: Rule, who: Who) -> Vec<Expect> {
+    use Who::*;
+    match rule {
+        Rule::Public => vec![A],
+        Rule::OwnAccount => match who {
+            Anonymous => vec![U],
+            IntegratorWithScope | IntegratorWithoutScope => vec![F],
+            _ => vec![A],
+        },
+        Rule::ManageSchool => match who {
+            Anonymous => vec![U, U],
+            SchoolAdmin => vec![A, H],
+            OtherSchoolAdmin => vec![H, H],
+            _ => vec![F, F],
+        },
+        Rule::ManageMunicipality => match who {
+            Anonymous => vec![U, U],
+            MunicipalityAdmin => vec![A, H],
+            _ => vec![F, F],
+        },
+        //                                           family 7В   other missing
+        Rule::ReadStudent => match who {
+            Anonymous => vec![U, U, U, U],
+            Student | Parent => vec![A, H, H, H],
+            Teacher | ClassTeacher => vec![A, H, H, H],
+            SchoolAdmin | MunicipalityAdmin | IntegratorWithScope => vec![A, A, H, H],
+            OtherSchoolAdmin => vec![H, H, A, H],
+            IntegratorWithoutScope => vec![F, F, F, F],
+        },
+        //                                            5А  7В   other missing
+        Rule::ReadClass => match who {
+            Anonymous => vec![U, U, U, U],
+            Student | Parent | IntegratorWithoutScope => vec![F, F, F, F],
+            Teacher | ClassTeacher => vec![A, H, H, H],
+            SchoolAdmin | MunicipalityAdmin | IntegratorWithScope => vec![A, A, H, H],
+            OtherSchoolAdmin => vec![H, H, A, H],
+        },
+    }
+}
+
+/// The rule of each operation of the document, by operationId. A new operation must be added
+/// here, with a request that exercises it.
+fn rule_of(operation: &str) -> Option<Rule> {
+    Some(match operation {
+        "get_liveness" | "get_readiness" | "get_api_index" | "post_login" | "post_refresh"
+        | "post_token" | "post_activate" => Rule::Public,
+        "get_me" | "post_logout" => Rule::OwnAccount,
+        "get_student" => Rule::ReadStudent,
+        "list_class_students" => Rule::ReadClass,
+        "list_people"
+        | "create_people"
+        | "get_person"
+        | "grant_role"
+        | "revoke_role"
+        | "issue_activation_code"
+        | "link_guardian"
+        | "unlink_guardian"
+        | "list_teaching_assignments"
+        | "create_teaching_assignment"
+        | "delete_teaching_assignment"
+        | "register_school_integrator"
+        | "list_school_integrators"
+        | "revoke_school_integrator"
+        | "list_school_audit_events" => Rule::ManageSchool,
+        "register_municipality_integrator"
+        | "list_municipality_integrators"
+        | "revoke_municipality_integrator"
+        | "list_municipality_audit_events" => Rule::ManageMunicipality,
+        _ => return None,
+    })
+}
+
+const MISSING: i64 = 987_654_321;
+
+/// The world the matrix runs in.
+struct World {
+    school: SchoolId,
+    municipality: MunicipalityId,
+    class_5a: ClassId,
+    class_7v: ClassId,
+    other_class: ClassId,
+    family_student: StudentId,
+    outside_student: StudentId,
+    other_student: StudentId,
+    subject: SubjectId,
+    /// A person of the school to look at.
+    some_teacher: UserId,
+    admin: UserId,
+    muni_admin: UserId,
+    tokens: BTreeMap<Who, String>,
+}
+
+fn ok<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
+    result.unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn user(conn: &mut DbConnection, login: &str, password: Option<&str>) -> UserId {
+    let hash = password.map(|pw| ok(api::password::hash(pw)));
+    ok(people::insert_user(
+        conn,
+        NewUser {
+            login,
+            display_name: login,
+            password_hash: hash.as_deref(),
+            now: Utc::now().naive_utc(),
+        },
+    ))
+}
+
+fn find_user(conn: &mut DbConnection, login: &str) -> UserId {
+    UserId(
+        ok(people::find_user_by_login(conn, login))
+            .unwrap_or_else(|| panic!("no {login}"))
+            .id,
+    )
+}
+
+fn client(
+    conn: &mut DbConnection,
+    name: &str,
+    tenancy: Tenancy,
+    scopes: &str,
+    by: UserId,
+) -> (String, String) {
+    let client_id = format!("matrix-{name}");
+    let secret = format!("secret-of-{name}-0123456789abcdef");
+    ok(integrators::register(
+        conn,
+        &integrators::NewClient {
+            client_id: &client_id,
+            secret_hash: &sha256_hex(&secret),
+            name,
+            tenancy,
+            scopes,
+            created_by: by,
+            at: Utc::now().naive_utc(),
+        },
+    ));
+    (client_id, secret)
+}
+
+async fn world(app: &TestApp) -> World {
+    let mut conn = ok(app.pool().get());
+    let conn = &mut conn;
+    use persistence::schema::classes;
+    let school = ok(schools::find_school_by_external_id(conn, "demo-school-1"))
+        .unwrap_or_else(|| panic!("no demo school"));
+    let municipality = MunicipalityId(school.municipality_id);
+    let school = SchoolId(school.id);
+    let class_ids: Vec<(i64, i16, String)> = ok(classes::table
+        .filter(classes::school_id.eq(school.get()))
+        .select((classes::id, classes::grade_level, classes::letter))
+        .load(conn));
+    let class = |level: i16, letter: &str| {
+        ClassId(
+            class_ids
+                .iter()
+                .find(|(_, l, x)| *l == level && x == letter)
+                .unwrap_or_else(|| panic!("no class {level}{letter}"))
+                .0,
+        )
+    };
+    let (class_5a, class_7v) = (class(5, "А"), class(7, "В"));
+    let today = Utc::now().date_naive();
+    let parent = find_user(conn, "demo-parent");
+    let family: BTreeSet<i64> = ok(people::children_of(conn, parent))
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    let student_user = find_user(conn, "demo-student");
+    let family_student = ok(people::children_of(conn, parent))
+        .into_iter()
+        .find(|s| s.user_id == Some(student_user.get()))
+        .map(|s| StudentId(s.id))
+        .unwrap_or_else(|| panic!("demo-student is no child of demo-parent"));
+    let outside_student = ok(people::class_students(conn, class_7v, today))
+        .into_iter()
+        .find(|s| !family.contains(&s.id))
+        .map(|s| StudentId(s.id))
+        .unwrap_or_else(|| panic!("7В is empty"));
+    let subject: SubjectId = SubjectId(ok(persistence::schema::subjects::table
+        .filter(persistence::schema::subjects::school_id.eq(school.get()))
+        .select(persistence::schema::subjects::id)
+        .order(persistence::schema::subjects::id.desc())
+        .first(conn)));
+
+    // The other school, in another municipality.
+    let other_municipality = ok(schools::insert_municipality(conn, "Другой округ"));
+    let other_school = ok(schools::insert_school(
+        conn,
+        other_municipality,
+        "Другая школа",
+        None,
+    ));
+    let from = Utc::now().date_naive() - chrono::Duration::days(30);
+    let year = ok(schools::insert_academic_year(
+        conn,
+        other_school,
+        "2026/2027",
+        ok(DateRange::new(
+            from,
+            from + chrono::Duration::days(300),
+            366,
+        )),
+    ));
+    let other_class = ok(schools::insert_class(
+        conn,
+        other_school,
+        year,
+        &ok(ClassLabel::new(6, "А")),
+    ));
+    let other_student = ok(people::insert_student(
+        conn,
+        NewStudent {
+            school: other_school,
+            user: None,
+            last_name: "Тестова",
+            first_name: "Вера",
+            middle_name: None,
+            external_id: None,
+        },
+    ));
+    ok(people::enroll(
+        conn,
+        other_school,
+        other_class,
+        other_student,
+        from,
+    ));
+
+    // The callers the demo lacks.
+    let password = "matrix-password";
+    let teacher = user(conn, "matrix-teacher", Some(password));
+    ok(people::assign_role(
+        conn,
+        teacher,
+        Role::Teacher,
+        RoleScope::School(school),
+    ));
+    ok(people::assign_teaching(
+        conn,
+        school,
+        teacher,
+        class_5a,
+        subject,
+        Utc::now().naive_utc(),
+    ));
+    let class_teacher = user(conn, "matrix-class-teacher", Some(password));
+    ok(people::assign_role(
+        conn,
+        class_teacher,
+        Role::ClassTeacher,
+        RoleScope::Class(school, class_5a),
+    ));
+    let other_admin = user(conn, "matrix-other-admin", Some(password));
+    ok(people::assign_role(
+        conn,
+        other_admin,
+        Role::SchoolAdmin,
+        RoleScope::School(other_school),
+    ));
+    let muni_admin = user(conn, "matrix-muni-admin", Some(password));
+    ok(people::assign_role(
+        conn,
+        muni_admin,
+        Role::MunicipalityAdmin,
+        RoleScope::Municipality(municipality),
+    ));
+    let admin = find_user(conn, "demo-admin");
+    let with_scope = client(
+        conn,
+        "with-scope",
+        Tenancy::School(school),
+        "grades:read grades:write attendance:read attendance:write roster:read reports:read",
+        admin,
+    );
+    let without_scope = client(
+        conn,
+        "without-scope",
+        Tenancy::School(school),
+        "reports:read",
+        admin,
+    );
+
+    let mut tokens = BTreeMap::new();
+    for (who, login, pw) in [
+        (Who::Student, "demo-student", "demo-password"),
+        (Who::Parent, "demo-parent", "demo-password"),
+        (Who::SchoolAdmin, "demo-admin", "demo-password"),
+        (Who::Teacher, "matrix-teacher", password),
+        (Who::ClassTeacher, "matrix-class-teacher", password),
+        (Who::OtherSchoolAdmin, "matrix-other-admin", password),
+        (Who::MunicipalityAdmin, "matrix-muni-admin", password),
+    ] {
+        let reply = app.login(login, pw).await;
+        assert_eq!(reply.status, 200, "login {login}");
+        tokens.insert(
+            who,
+            reply.json()["access_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    for (who, (id, secret)) in [
+        (Who::IntegratorWithScope, with_scope),
+        (Who::IntegratorWithoutScope, without_scope),
+    ] {
+        let reply = app.client_token(&id, &secret, None).await;
+        assert_eq!(reply.status, 200, "token for {id}");
+        tokens.insert(
+            who,
+            reply.json()["access_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    tokens.insert(Who::Anonymous, String::new());
+    World {
+        school,
+        municipality,
+        class_5a,
+        class_7v,
+        other_class,
+        family_student,
+        outside_student,
+        other_student,
+        subject,
+        some_teacher: teacher,
+        admin,
+        muni_admin,
+        tokens,
+    }
+}
+
+/// A request for one operation on one target; `n` makes fresh names unique. Resources an
+/// allowed call would use up (a role to revoke, a client to revoke) are made fresh each time.
+fn request(
+    operation: &str,
+    target: usize,
+    world: &World,
+    conn: &mut DbConnection,
+    n: usize,
+) -> (String, Option<Value>) {
+    let s = if target == 0 {
+        world.school.get()
+    } else {
+        MISSING
+    };
+    let m = if target == 0 {
+        world.municipality.get()
+    } else {
+        MISSING
+    };
+    let now = Utc::now().naive_utc();
+    let fresh_user = |conn: &mut DbConnection, role: Option<Role>| {
+        let u = user(conn, &format!("matrix-fresh-{n}"), None);
+        if let Some(role) = role {
+            ok(people::assign_role(
+                conn,
+                u,
+                role,
+                RoleScope::School(world.school),
+            ));
+        }
+        u
+    };
+    let v1 = "/api/v1";
+    match operation {
+        "get_liveness" => ("/health/live".into(), None),
+        "get_readiness" => ("/health/ready".into(), None),
+        "get_api_index" => (v1.into(), None),
+        // Bodies that are refused before any credential is checked, so that the throttle of
+        // failed logins does not change the answer between callers.
+        "post_login" => (format!("{v1}/auth/login"), Some(json!({"login": ""}))),
+        "post_refresh" => (
+            format!("{v1}/auth/refresh"),
+            Some(json!({"refresh_token": "not-a-token"})),
+        ),
+        "post_activate" => (format!("{v1}/auth/activate"), Some(json!({"code": ""}))),
+        "post_token" => (format!("{v1}/auth/token"), None),
+        "get_me" => (format!("{v1}/me"), None),
+        "post_logout" => (format!("{v1}/auth/logout"), None),
+        "get_student" => {
+            let id = [
+                world.family_student.get(),
+                world.outside_student.get(),
+                world.other_student.get(),
+                MISSING,
+            ][target];
+            (format!("{v1}/students/{id}"), None)
+        }
+        "list_class_students" => {
+            let id = [
+                world.class_5a.get(),
+                world.class_7v.get(),
+                world.other_class.get(),
+                MISSING,
+            ][target];
+            (format!("{v1}/classes/{id}/students"), None)
+        }
+        "list_people" => (format!("{v1}/schools/{s}/people"), None),
+        "create_people" => (
+            format!("{v1}/schools/{s}/people"),
+            Some(json!({"people": [{
+                "login": format!("matrix-new-{n}"),
+                "display_name": "Новый сотрудник",
+                "roles": [{"role": "teacher"}]
+            }]})),
+        ),
+        "get_person" => (
+            format!("{v1}/schools/{s}/people/{}", world.some_teacher.get()),
+            None,
+        ),
+        "grant_role" => {
+            let u = fresh_user(conn, None);
+            (
+                format!("{v1}/schools/{s}/people/{}/roles", u.get()),
+                Some(json!({"role": "teacher"})),
+            )
+        }
+        "revoke_role" => {
+            let u = fresh_user(conn, Some(Role::Teacher));
+            let role: i64 = ok(persistence::schema::role_assignments::table
+                .filter(persistence::schema::role_assignments::user_id.eq(u.get()))
+                .select(persistence::schema::role_assignments::id)
+                .first(conn));
+            (
+                format!("{v1}/schools/{s}/people/{}/roles/{role}", u.get()),
+                None,
+            )
+        }
+        "issue_activation_code" => (
+            format!(
+                "{v1}/schools/{s}/people/{}/activation-code",
+                world.some_teacher.get()
+            ),
+            None,
+        ),
+        "link_guardian" => {
+            let u = fresh_user(conn, None);
+            (
+                format!(
+                    "{v1}/schools/{s}/students/{}/guardians/{}",
+                    world.outside_student.get(),
+                    u.get()
+                ),
+                None,
+            )
+        }
+        "unlink_guardian" => {
+            let u = fresh_user(conn, Some(Role::Parent));
+            ok(people::link_guardian(
+                conn,
+                world.school,
+                u,
+                world.outside_student,
+            ));
+            (
+                format!(
+                    "{v1}/schools/{s}/students/{}/guardians/{}",
+                    world.outside_student.get(),
+                    u.get()
+                ),
+                None,
+            )
+        }
+        "list_teaching_assignments" => (format!("{v1}/schools/{s}/teaching-assignments"), None),
+        "create_teaching_assignment" => {
+            let u = fresh_user(conn, Some(Role::Teacher));
+            (
+                format!("{v1}/schools/{s}/teaching-assignments"),
+                Some(json!({
+                    "teacher_id": u.get(),
+                    "class_id": world.class_7v.get(),
+                    "subject_id": world.subject.get()
+                })),
+            )
+        }
+        "delete_teaching_assignment" => {
+            let u = fresh_user(conn, Some(Role::Teacher));
+            ok(people::assign_teaching(
+                conn,
+                world.school,
+                u,
+                world.class_7v,
+                world.subject,
+                now,
+            ));
+            let id: i64 = ok(persistence::schema::teaching_assignments::table
+                .filter(persistence::schema::teaching_assignments::teacher_user_id.eq(u.get()))
+                .select(persistence::schema::teaching_assignments::id)
+                .first(conn));
+            (format!("{v1}/schools/{s}/teaching-assignments/{id}"), None)
+        }
+        "register_school_integrator" => (
+            format!("{v1}/schools/{s}/integrators"),
+            Some(json!({"name": "Столовая", "scopes": ["attendance:read"]})),
+        ),
+        "list_school_integrators" => (format!("{v1}/schools/{s}/integrators"), None),
+        "revoke_school_integrator" => {
+            let name = format!("fresh-{n}");
+            let (client_id, _) = client(
+                conn,
+                &name,
+                Tenancy::School(world.school),
+                "roster:read",
+                world.admin,
+            );
+            (
+                format!(
+                    "{v1}/schools/{s}/integrators/{}",
+                    client_pk(conn, &client_id)
+                ),
+                None,
+            )
+        }
+        "list_school_audit_events" => (format!("{v1}/schools/{s}/audit-events"), None),
+        "register_municipality_integrator" => (
+            format!("{v1}/municipalities/{m}/integrators"),
+            Some(json!({"name": "Региональная система", "scopes": ["reports:read"]})),
+        ),
+        "list_municipality_integrators" => (format!("{v1}/municipalities/{m}/integrators"), None),
+        "revoke_municipality_integrator" => {
+            let name = format!("fresh-{n}");
+            let (client_id, _) = client(
+                conn,
+                &name,
+                Tenancy::Municipality(world.municipality),
+                "reports:read",
+                world.muni_admin,
+            );
+            (
+                format!(
+                    "{v1}/municipalities/{m}/integrators/{}",
+                    client_pk(conn, &client_id)
+                ),
+                None,
+            )
+        }
+        "list_municipality_audit_events" => (format!("{v1}/municipalities/{m}/audit-events"), None),
+        other => panic!("no request is written for operation {other}"),
+    }
+}
+
+fn client_pk(conn: &mut DbConnection, client_id: &str) -> i64 {
+    use persistence::schema::integrator_clients as ic;
+    ok(ic::table
+        .filter(ic::client_id.eq(client_id))
+        .select(ic::id)
+        .first(conn))
+}
+
+/// (method, path template, operationId) of every operation of the served document.
+fn operations() -> Vec<(Method, String, String)> {
+    let doc = ok(serde_json::to_value(api::openapi::document()));
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().cloned().unwrap_or_default() {
+        for (method, op) in item.as_object().cloned().unwrap_or_default() {
+            let Ok(method) = Method::from_bytes(method.to_uppercase().as_bytes()) else {
+                continue;
+            };
+            let id = op["operationId"].as_str().unwrap_or_default().to_owned();
+            out.push((method, path.clone(), id));
+        }
+    }
+    // Logging out ends the caller's session: it goes last.
+    out.sort_by_key(|(_, _, id)| (id == "post_logout", id.clone()));
+    out
+}
+
+fn matches(expect: Expect, status: u16) -> bool {
+    match expect {
+        Expect::Ok => matches!(status, 200 | 201 | 204),
+        Expect::Unauthenticated => status == 401,
+        Expect::Forbidden => status == 403,
+        Expect::Hidden => status == 404,
+    }
+}
+
+async fn every_operation_answers_every_caller_as_the_rules_say(backend: Backend) {
+    let app = TestApp::new(backend).with_demo();
+    let world = world(&app).await;
+    let operations = operations();
+    assert!(
+        operations.len() >= 30,
+        "the document lists {} operations",
+        operations.len()
+    );
+
+    let unruled: Vec<&str> = operations
+        .iter()
+        .filter(|(_, _, id)| rule_of(id).is_none())
+        .map(|(_, _, id)| id.as_str())
+        .collect();
+    assert!(
+        unruled.is_empty(),
+        "operations without a rule in the access matrix: {unruled:?}"
+    );
+
+    let mut failures = Vec::new();
+    let mut checked = 0_usize;
+    let mut n = 0_usize;
+    for (method, template, id) in &operations {
+        let Some(rule) = rule_of(id) else { continue };
+        for (column, target) in targets(rule).iter().enumerate() {
+            let mut public_answer = None;
+            for who in EVERYONE {
+                n += 1;
+                let (path, body) = {
+                    let mut conn = ok(app.pool().get());
+                    request(id, column, &world, &mut conn, n)
+                };
+                let token = &world.tokens[&who];
+                let reply = if id == "post_token" {
+                    app.call(
+                        actix_web::test::TestRequest::post()
+                            .uri(&path)
+                            .set_form([("grant_type", "password")]),
+                    )
+                    .await
+                } else {
+                    app.send_as(token, method.clone(), &path, body.as_ref())
+                        .await
+                };
+                let status = reply.status.as_u16();
+                checked += 1;
+                if status >= 400 {
+                    assert_eq!(
+                        reply.header("content-type"),
+                        Some("application/problem+json"),
+                        "{id} as {who:?}: an error must be a problem"
+                    );
+                }
+                let expect = expected(rule, who)[column];
+                if rule == Rule::Public {
+                    // The same answer for everyone, whatever it is.
+                    let first = *public_answer.get_or_insert(status);
+                    if first != status {
+                        failures.push(format!(
+                            "{method} {template} ({id}) as {who:?}: {status}, the others {first}"
+                        ));
+                    }
+                    continue;
+                }
+                if !matches(expect, status) {
+                    failures.push(format!(
+                        "{method} {template} ({id}) on {target} as {who:?}: expected {expect:?}, got {status}: {}",
+                        String::from_utf8_lossy(&reply.body)
+                    ));
+                }
+                if matches!(expect, Expect::Hidden) && status == 404 {
+                    // A hidden resource is answered exactly like a missing one.
+                    let body = reply.json();
+                    if body["code"] != "not_found" || body.get("detail").is_some() {
+                        failures.push(format!("{id} as {who:?}: the 404 says more: {body}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} calls answered against the rules:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

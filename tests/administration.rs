@@ -1,0 +1,1 @@
+//! Administration of people, activation, integrators and the audit trail (tests follow).
