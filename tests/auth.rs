@@ -221,6 +221,21 @@ async fn bad_tokens_are_refused_with_401(backend: Backend) {
                 ..claims.clone()
             }),
         ),
+        (
+            "a person's token that also claims integrator scopes",
+            sign(Claims {
+                scope: Some("roster:read".into()),
+                ..claims.clone()
+            }),
+        ),
+        (
+            "an integrator subject without scopes",
+            sign(Claims {
+                sub: "integrator:1".into(),
+                sid: None,
+                ..claims.clone()
+            }),
+        ),
         ("garbage", "not.a.token".into()),
         ("empty", String::new()),
     ];

@@ -5,7 +5,7 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Backend, TestDb, on_both_backends};
+use crate::support::{Backend, TestApp, TestDb, on_both_backends};
 
 fn gradebook() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gradebook"));
@@ -100,7 +100,8 @@ fn openapi_prints_the_committed_contract() {
 
 on_both_backends!(
     migrate_applies_once,
-    serve_migrates_answers_and_stops_gracefully
+    serve_migrates_answers_and_stops_gracefully,
+    an_operator_creates_a_school_and_its_first_administrators,
 );
 
 async fn migrate_applies_once(backend: Backend) {
@@ -230,4 +231,144 @@ async fn serve_migrates_answers_and_stops_gracefully(backend: Backend) {
     // A second start on the same database finds the demo school and keeps it.
     let again = start(&db, true);
     assert_eq!(http_get(&again.addr, "/health/ready").0, 200);
+}
+
+/// The last whitespace-separated word of `text` that follows `marker`.
+fn word_after<'a>(text: &'a str, marker: &str) -> &'a str {
+    text.split(marker)
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(|w| w.trim_end_matches([',', ';']))
+        .unwrap_or_else(|| panic!("no {marker:?} in {text:?}"))
+}
+
+async fn an_operator_creates_a_school_and_its_first_administrators(backend: Backend) {
+    let db = TestDb::migrated(backend);
+    let url = db.url.clone();
+    let output = run(gradebook()
+        .args([
+            "add-school",
+            "--name",
+            "Школа № 7",
+            "--municipality-name",
+            "Округ",
+        ])
+        .env("DATABASE_URL", &url));
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let school = word_after(&text, "school ");
+    let municipality = word_after(&text, "municipality ");
+
+    let output = run(gradebook()
+        .args([
+            "add-admin",
+            "--school",
+            school,
+            "--login",
+            "director7",
+            "--name",
+            "Директор",
+        ])
+        .env("DATABASE_URL", &url));
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let code = word_after(&text, "activation code ").to_owned();
+    let again = run(gradebook()
+        .args([
+            "add-admin",
+            "--school",
+            school,
+            "--login",
+            "director7",
+            "--name",
+            "Директор",
+        ])
+        .env("DATABASE_URL", &url));
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr_of(&again).contains("taken"), "{}", stderr_of(&again));
+    let missing = run(gradebook()
+        .args([
+            "add-admin",
+            "--school",
+            "424242",
+            "--login",
+            "d",
+            "--name",
+            "D",
+        ])
+        .env("DATABASE_URL", &url));
+    assert!(
+        stderr_of(&missing).contains("no school 424242"),
+        "{}",
+        stderr_of(&missing)
+    );
+
+    let mut child = gradebook()
+        .args([
+            "add-admin",
+            "--municipality",
+            municipality,
+            "--login",
+            "okrug",
+            "--name",
+            "Управление",
+        ])
+        .env("DATABASE_URL", &url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(b"okrug-password\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let output = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(output.status.success(), "{}", stderr_of(&output));
+
+    let app = TestApp::over(db, persistence::PoolOptions::default());
+    let activated = app
+        .call(
+            actix_web::test::TestRequest::post()
+                .uri("/api/v1/auth/activate")
+                .set_json(serde_json::json!({"code": code, "password": "director-password"})),
+        )
+        .await;
+    assert_eq!(
+        activated.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&activated.body)
+    );
+    let token = activated.json()["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let me = app.get_as(&token, "/api/v1/me").await.json();
+    assert_eq!(me["roles"], serde_json::json!(["school_admin"]));
+    assert_eq!(me["schools"][0]["id"].to_string(), school);
+    let (okrug, _) = {
+        let reply = app.login("okrug", "okrug-password").await;
+        assert_eq!(reply.status, 200);
+        (
+            reply.json()["access_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            (),
+        )
+    };
+    let me = app.get_as(&okrug, "/api/v1/me").await.json();
+    assert_eq!(me["roles"], serde_json::json!(["municipality_admin"]));
+    let audit = app
+        .get_as(&token, &format!("/api/v1/schools/{school}/audit-events"))
+        .await
+        .json();
+    assert!(
+        audit["items"].as_array().is_some_and(|items| items
+            .iter()
+            .any(|e| e["action"] == "person.created" && e["actor_id"].is_null())),
+        "{audit}"
+    );
 }

@@ -1,4 +1,4 @@
-//! The `gradebook` command: `serve`, `migrate`, `openapi`.
+//! The `gradebook` command: `serve`, `migrate`, `keygen`, `add-school`, `add-admin`, `openapi`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,6 +42,47 @@ pub enum Command {
         /// The key id; becomes auth.active_key_id once you switch to it.
         #[arg(long, value_name = "KID")]
         kid: String,
+    },
+    /// Create a school (and its municipality, when named instead of given by id).
+    AddSchool {
+        /// The school's name.
+        #[arg(long)]
+        name: String,
+        /// An existing municipality's id.
+        #[arg(
+            long,
+            value_name = "ID",
+            conflicts_with = "municipality_name",
+            required_unless_present = "municipality_name"
+        )]
+        municipality: Option<i64>,
+        /// Create a new municipality with this name.
+        #[arg(long, value_name = "NAME")]
+        municipality_name: Option<String>,
+        /// The school's id in the regional roster system.
+        #[arg(long, value_name = "ID")]
+        external_id: Option<String>,
+    },
+    /// Create the first administrator of a school (prints a one-time activation code) or of a
+    /// municipality (reads the password from standard input).
+    AddAdmin {
+        /// The school to administer.
+        #[arg(
+            long,
+            value_name = "ID",
+            conflicts_with = "municipality",
+            required_unless_present = "municipality"
+        )]
+        school: Option<i64>,
+        /// The municipality to administer.
+        #[arg(long, value_name = "ID")]
+        municipality: Option<i64>,
+        /// The login.
+        #[arg(long)]
+        login: String,
+        /// The name others see.
+        #[arg(long)]
+        name: String,
     },
     /// Print the OpenAPI document (the committed contract is openapi/openapi.json).
     Openapi {
@@ -121,6 +162,43 @@ pub fn run(cli: Cli) -> Result<(), StartError> {
             telemetry::init(&settings.log);
             migrate(&settings)
         }
+        Command::AddSchool {
+            name,
+            municipality,
+            municipality_name,
+            external_id,
+        } => {
+            let settings = load_settings(&cli, None)?;
+            telemetry::init(&settings.log);
+            let mut conn = migrated_connection(&settings)?;
+            let municipality = match (municipality, municipality_name) {
+                (Some(id), _) => domain::MunicipalityId(*id),
+                (None, Some(name)) => persistence::schools::insert_municipality(&mut conn, name)?,
+                (None, None) => {
+                    return Err(StartError::Io(
+                        "give --municipality <ID> or --municipality-name <NAME>".into(),
+                    ));
+                }
+            };
+            let school = persistence::schools::insert_school(
+                &mut conn,
+                municipality,
+                name,
+                external_id.as_deref(),
+            )?;
+            println!("school {school} in municipality {municipality}");
+            Ok(())
+        }
+        Command::AddAdmin {
+            school,
+            municipality,
+            login,
+            name,
+        } => {
+            let settings = load_settings(&cli, None)?;
+            telemetry::init(&settings.log);
+            add_admin(&settings, *school, *municipality, login, name)
+        }
         Command::Serve { demo, bind } => {
             let settings = load_settings(&cli, bind.clone())?;
             telemetry::init(&settings.log);
@@ -157,6 +235,91 @@ pub fn migrate(settings: &Settings) -> Result<(), StartError> {
     let mut conn = persistence::connection::connect_one(&url, settings.pool_options())?;
     let applied = migrations::run_pending(&mut conn)?;
     tracing::info!(database = %url.redacted(), applied = applied.len(), "database migrated");
+    Ok(())
+}
+
+fn migrated_connection(settings: &Settings) -> Result<persistence::DbConnection, StartError> {
+    let url = settings.database_url()?;
+    let mut conn = persistence::connection::connect_one(&url, settings.pool_options())?;
+    migrations::run_pending(&mut conn)?;
+    Ok(conn)
+}
+
+fn add_admin(
+    settings: &Settings,
+    school: Option<i64>,
+    municipality: Option<i64>,
+    login: &str,
+    name: &str,
+) -> Result<(), StartError> {
+    use persistence::admin::{FirstAdmin, NewCode, create_first_admin};
+    use persistence::audit::Owner;
+    let now = chrono::Utc::now();
+    let mut conn = migrated_connection(settings)?;
+    let (owner, code, password_hash) = match (school, municipality) {
+        (Some(school), _) => {
+            let (shown, hash) = crate::auth::credentials::new_activation_code();
+            let days = i64::from(settings.auth.activation_code_ttl_days);
+            let expires_at = (now + chrono::Duration::days(days)).naive_utc();
+            (
+                Owner::School(domain::SchoolId(school)),
+                Some((shown, NewCode { hash, expires_at })),
+                None,
+            )
+        }
+        (None, Some(municipality)) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| StartError::Io(format!("cannot read the password: {e}")))?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            if password.chars().count() < 8 {
+                return Err(StartError::Io(
+                    "the password (one line on standard input) must have at least 8 characters"
+                        .into(),
+                ));
+            }
+            let hash = password::hash(password).map_err(|e| StartError::Io(e.to_string()))?;
+            (
+                Owner::Municipality(domain::MunicipalityId(municipality)),
+                None,
+                Some(hash),
+            )
+        }
+        (None, None) => return Err(StartError::Io("give --school or --municipality".into())),
+    };
+    let exists = match owner {
+        Owner::School(id) => persistence::access::school(&mut conn, id)?.is_some(),
+        Owner::Municipality(id) => persistence::access::municipality_exists(&mut conn, id)?,
+    };
+    if !exists {
+        return Err(StartError::Io(match owner {
+            Owner::School(id) => format!("there is no school {id} (see `gradebook add-school`)"),
+            Owner::Municipality(id) => format!("there is no municipality {id}"),
+        }));
+    }
+    if persistence::people::find_user_by_login(&mut conn, login)?.is_some() {
+        return Err(StartError::Io(format!("the login {login:?} is taken")));
+    }
+    let user = create_first_admin(
+        &mut conn,
+        &FirstAdmin {
+            login,
+            display_name: name,
+            owner,
+            code: code.as_ref().map(|(_, c)| c.clone()),
+            password_hash,
+            at: now.naive_utc(),
+        },
+    )?;
+    match code {
+        Some((shown, c)) => println!(
+            "administrator {user} ({login}) created; activation code {shown}, valid until {} UTC: \
+             set the password with POST /api/v1/auth/activate",
+            c.expires_at.format("%Y-%m-%d %H:%M")
+        ),
+        None => println!("administrator {user} ({login}) created; log in with the password given"),
+    }
     Ok(())
 }
 

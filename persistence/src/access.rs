@@ -58,7 +58,7 @@ pub fn person(conn: &mut DbConnection, user: UserId) -> Result<Principal> {
         .load(conn)?;
 
     let mut grants = Vec::new();
-    for row in roles {
+    for row in &roles {
         let school = row.school_id.map(SchoolId);
         let grant = match (row.role.as_str(), school, row.municipality_id, row.class_id) {
             ("school_admin", Some(school), _, _) => Some(Grant::SchoolAdmin(school)),
@@ -87,7 +87,10 @@ pub fn person(conn: &mut DbConnection, user: UserId) -> Result<Principal> {
             grants.push(grant);
         }
     }
-    if !children.is_empty() {
+    // A parent whose children were all unlinked still holds the role: their requests for
+    // any student are answered as for anyone else's child (404), not as for a stranger (403).
+    let parent_role = roles.iter().any(|row| row.role == "parent");
+    if parent_role || !children.is_empty() {
         grants.push(Grant::Parent {
             children: children.into_iter().map(StudentId).collect(),
         });

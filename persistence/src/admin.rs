@@ -11,7 +11,7 @@ use domain::{ClassId, SchoolId, StudentId, SubjectId, UserId};
 use crate::audit::{self, Owner};
 use crate::people::Role;
 use crate::schema::{
-    activation_codes, classes, guardianships, role_assignments, students, subjects,
+    activation_codes, classes, guardianships, role_assignments, sessions, students, subjects,
     teaching_assignments, users,
 };
 use crate::{DbConnection, PersistenceError, Result};
@@ -285,7 +285,7 @@ fn issue_code_in(
             activation_codes::school_id.eq(actor.school.get()),
             activation_codes::user_id.eq(user.get()),
             activation_codes::code_hash.eq(&code.hash),
-            activation_codes::created_by.eq(actor.user.get()),
+            activation_codes::created_by.eq(Some(actor.user.get())),
             activation_codes::created_at.eq(actor.at),
             activation_codes::expires_at.eq(code.expires_at),
         ))
@@ -358,12 +358,20 @@ pub fn revoke_role(
             .execute(conn)?;
         }
         if role == Role::Parent.as_str() {
-            diesel::delete(
-                guardianships::table
-                    .filter(guardianships::parent_user_id.eq(user.get()))
-                    .filter(guardianships::school_id.eq(actor.school.get())),
-            )
-            .execute(conn)?;
+            let links = guardianships::table
+                .filter(guardianships::parent_user_id.eq(user.get()))
+                .filter(guardianships::school_id.eq(actor.school.get()));
+            let children: Vec<i64> = links.select(guardianships::student_id).load(conn)?;
+            diesel::delete(links).execute(conn)?;
+            for child in children {
+                actor.audit(
+                    conn,
+                    "guardian.unlinked",
+                    "student",
+                    child,
+                    format!("{{\"parent_id\":{}}}", user.get()),
+                )?;
+            }
         }
         if role == Role::Teacher.as_str() {
             diesel::delete(
@@ -494,6 +502,19 @@ pub fn activate(
                 users::activated_at.eq(first_time.unwrap_or(now)),
             ))
             .execute(conn)?;
+        if first_time.is_some() {
+            // A password reset ends every session of the old password.
+            diesel::update(
+                sessions::table
+                    .filter(sessions::user_id.eq(user))
+                    .filter(sessions::revoked_at.is_null()),
+            )
+            .set((
+                sessions::revoked_at.eq(now),
+                sessions::revoked_reason.eq("password reset"),
+            ))
+            .execute(conn)?;
+        }
         audit::record(
             conn,
             &audit::Entry {
@@ -824,4 +845,109 @@ pub fn student_in_school(
         .first(conn)
         .optional()?;
     Ok(found.map(|user| user.is_some()))
+}
+
+/// The first administrator of a school or a municipality, created by the operator's command
+/// line (there is nobody yet to create them through the API).
+#[derive(Debug, Clone)]
+pub struct FirstAdmin<'a> {
+    pub login: &'a str,
+    pub display_name: &'a str,
+    pub owner: Owner,
+    /// For a school administrator: the activation code to hand over.
+    pub code: Option<NewCode>,
+    /// For a municipality administrator: the password (hashed) set at once.
+    pub password_hash: Option<String>,
+    pub at: NaiveDateTime,
+}
+
+/// Creates a first administrator with their role, audited with no actor (the system).
+///
+/// # Errors
+/// [`PersistenceError::Conflict`] for a taken login or an unknown school or municipality.
+pub fn create_first_admin(conn: &mut DbConnection, new: &FirstAdmin<'_>) -> Result<UserId> {
+    conn.transaction(|conn| {
+        let user: i64 = diesel::insert_into(users::table)
+            .values((
+                users::login.eq(new.login),
+                users::display_name.eq(new.display_name),
+                users::created_at.eq(new.at),
+                users::password_hash.eq(new.password_hash.as_deref()),
+                users::activated_at.eq(new.password_hash.as_ref().map(|_| new.at)),
+            ))
+            .returning(users::id)
+            .get_result(conn)?;
+        let (role, school, municipality) = match new.owner {
+            Owner::School(s) => (Role::SchoolAdmin, Some(s.get()), None),
+            Owner::Municipality(m) => (Role::MunicipalityAdmin, None, Some(m.get())),
+        };
+        diesel::insert_into(role_assignments::table)
+            .values((
+                role_assignments::user_id.eq(user),
+                role_assignments::role.eq(role.as_str()),
+                role_assignments::school_id.eq(school),
+                role_assignments::municipality_id.eq(municipality),
+                role_assignments::created_at.eq(new.at),
+            ))
+            .execute(conn)?;
+        if let (Some(code), Some(school)) = (&new.code, school) {
+            diesel::insert_into(activation_codes::table)
+                .values((
+                    activation_codes::school_id.eq(school),
+                    activation_codes::user_id.eq(user),
+                    activation_codes::code_hash.eq(&code.hash),
+                    activation_codes::created_at.eq(new.at),
+                    activation_codes::expires_at.eq(code.expires_at),
+                ))
+                .execute(conn)?;
+        }
+        audit::record(
+            conn,
+            &audit::Entry {
+                owner: new.owner,
+                actor: None,
+                action: "person.created",
+                target_type: "person",
+                target_id: user,
+                details: format!(
+                    "{{\"login\":{},\"display_name\":{},\"role\":\"{}\",\"by\":\"command line\"}}",
+                    json_string(new.login),
+                    json_string(new.display_name),
+                    role.as_str()
+                ),
+                at: new.at,
+            },
+        )?;
+        Ok(UserId(user))
+    })
+}
+
+/// Whether every tie of an account is to this school: no role elsewhere (another school, a
+/// municipality), no child or own student record in another school. Only such an account's
+/// password may this school's administration reset, or an administrator could take over an
+/// account that reaches other schools.
+///
+/// # Errors
+/// On a database failure.
+pub fn confined_to_school(conn: &mut DbConnection, school: SchoolId, user: UserId) -> Result<bool> {
+    let foreign_roles: i64 = role_assignments::table
+        .filter(role_assignments::user_id.eq(user.get()))
+        .filter(
+            role_assignments::school_id
+                .ne(school.get())
+                .or(role_assignments::school_id.is_null()),
+        )
+        .count()
+        .get_result(conn)?;
+    let foreign_children: i64 = guardianships::table
+        .filter(guardianships::parent_user_id.eq(user.get()))
+        .filter(guardianships::school_id.ne(school.get()))
+        .count()
+        .get_result(conn)?;
+    let foreign_records: i64 = students::table
+        .filter(students::user_id.eq(user.get()))
+        .filter(students::school_id.ne(school.get()))
+        .count()
+        .get_result(conn)?;
+    Ok(foreign_roles + foreign_children + foreign_records == 0)
 }

@@ -164,7 +164,7 @@ diesel::table! {
         school_id -> BigInt,
         user_id -> BigInt,
         code_hash -> Text,
-        created_by -> BigInt,
+        created_by -> Nullable<BigInt>,
         created_at -> Timestamp,
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,

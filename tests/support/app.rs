@@ -63,7 +63,11 @@ impl TestApp {
     }
 
     pub fn with_pool_options(backend: Backend, options: PoolOptions) -> Self {
-        let db = TestDb::migrated(backend);
+        Self::over(TestDb::migrated(backend), options)
+    }
+
+    /// The app over an existing (migrated) database.
+    pub fn over(db: TestDb, options: PoolOptions) -> Self {
         let settings = Settings::load(&Sources {
             env: vec![("DATABASE_URL".to_owned(), db.url.clone())],
             ..Sources::default()

@@ -7,7 +7,7 @@ use persistence::audit::{self, Owner};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::common::{PageQuery, db, managed_school, next_cursor, utc};
+use super::common::{PageQuery, db, managed_school, paginate, utc};
 use crate::AppState;
 use crate::auth::{Caller, enforce};
 use crate::error::{ApiError, Problem};
@@ -43,7 +43,7 @@ pub struct AuditPage {
 }
 
 fn page(events: Vec<audit::Event>, limit: i64) -> AuditPage {
-    let next = next_cursor(events.len(), limit, events.last().map(|e| e.id));
+    let (events, next) = paginate(events, limit, |e| e.id);
     AuditPage {
         items: events
             .into_iter()
@@ -92,7 +92,7 @@ pub async fn list_school_audit_events(
             conn,
             Owner::School(SchoolId(school)),
             before,
-            limit,
+            limit + 1,
         )?)
     })
     .await?;
@@ -138,7 +138,7 @@ pub async fn list_municipality_audit_events(
             conn,
             Owner::Municipality(municipality),
             before,
-            limit,
+            limit + 1,
         )?)
     })
     .await?;

@@ -341,9 +341,11 @@ pub async fn post_token(
     if client_id.len() > MAX_CREDENTIAL_CHARS || secret.len() > MAX_CREDENTIAL_CHARS {
         return Err(ApiError::OAuth(OAuthError::InvalidClient));
     }
+    // An empty `scope` is taken as left out.
     let requested = form
         .scope
         .as_deref()
+        .filter(|scope| !scope.trim().is_empty())
         .map(domain::access::Scope::parse_list)
         .transpose()
         .map_err(|e| ApiError::OAuth(OAuthError::InvalidScope(e.to_string())))?;

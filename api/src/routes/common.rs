@@ -104,11 +104,19 @@ impl PageQuery {
     }
 }
 
-/// The cursor after a page of `limit` items whose last id is `last`.
-#[must_use]
-pub fn next_cursor(len: usize, limit: i64, last: Option<i64>) -> Option<String> {
-    (i64::try_from(len).unwrap_or(i64::MAX) >= limit)
-        .then_some(last)
-        .flatten()
-        .map(|id| id.to_string())
+/// Cuts a page fetched with `limit + 1` rows down to `limit`, and gives the cursor of the
+/// next page when there is one (so a full last page has none).
+pub fn paginate<T>(
+    mut rows: Vec<T>,
+    limit: i64,
+    id: impl Fn(&T) -> i64,
+) -> (Vec<T>, Option<String>) {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    if rows.len() > limit {
+        rows.truncate(limit);
+        let next = rows.last().map(|row| id(row).to_string());
+        (rows, next)
+    } else {
+        (rows, None)
+    }
 }

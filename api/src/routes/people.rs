@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::{Validate, ValidationError};
 
-use super::common::{PageQuery, db, managed_school, next_cursor, utc};
+use super::common::{PageQuery, db, managed_school, paginate, utc};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::auth::credentials::new_activation_code;
@@ -388,10 +388,16 @@ pub async fn list_people(
     let role = filter.role.map(SchoolRoleName::role);
     let people = db(&state, move |conn| {
         managed_school(conn, &caller.principal, school)?;
-        Ok(admin::people(conn, SchoolId(school), role, after, limit)?)
+        Ok(admin::people(
+            conn,
+            SchoolId(school),
+            role,
+            after,
+            limit + 1,
+        )?)
     })
     .await?;
-    let next = next_cursor(people.len(), limit, people.last().map(|p| p.id));
+    let (people, next) = paginate(people, limit, |p| p.id);
     Ok(web::Json(PeoplePage {
         items: people.into_iter().map(Person::from).collect(),
         next_cursor: next,
@@ -671,7 +677,8 @@ pub async fn revoke_role(
 /// Issue an activation code
 ///
 /// A new one-time code for a person of the school; earlier unused codes stop working. For an
-/// activated account it serves as a password reset.
+/// activated account it serves as a password reset. An account that also belongs to another
+/// school or to a municipality gets 409: its password is not this school's to reset.
 #[utoipa::path(
     tag = "administration",
     params(
@@ -683,6 +690,7 @@ pub async fn revoke_role(
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not the school's administration", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such school, or no such person in it", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The account belongs to other schools or a municipality too", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -700,6 +708,13 @@ pub async fn issue_activation_code(
         managed_school(conn, &caller.principal, school)?;
         let actor = actor(&caller, school)?;
         admin::person(conn, SchoolId(school), UserId(user))?;
+        if !admin::confined_to_school(conn, SchoolId(school), UserId(user))? {
+            return Err(ApiError::Conflict(
+                "this account also belongs to another school or a municipality; only an \
+                 account of this school alone gets its code here"
+                    .into(),
+            ));
+        }
         Ok(admin::issue_code(conn, actor, UserId(user), &code)?)
     })
     .await?;

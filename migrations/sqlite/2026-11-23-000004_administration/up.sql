@@ -20,7 +20,8 @@ CREATE TABLE activation_codes (
     school_id BIGINT NOT NULL REFERENCES schools (id),
     user_id BIGINT NOT NULL REFERENCES users (id),
     code_hash TEXT NOT NULL UNIQUE,
-    created_by BIGINT NOT NULL REFERENCES users (id),
+    -- NULL when issued by the operator's command line (`gradebook add-admin`)
+    created_by BIGINT REFERENCES users (id),
     created_at TIMESTAMP NOT NULL,
     expires_at TIMESTAMP NOT NULL,
     used_at TIMESTAMP
