@@ -7,9 +7,11 @@
 
 pub mod access;
 pub mod calendar;
+pub mod grading;
 pub mod ids;
 pub mod school;
 
 pub use calendar::{DateRange, DateRangeError, TermDates};
+pub use grading::{GradeError, GradeValue, RawValue, Scale, ScaleError, Weight, WeightError};
 pub use ids::*;
 pub use school::{ClassLabel, ClassLabelError, GradeLevel, GradeLevelError, Name, NameError};
