@@ -20,7 +20,7 @@ use domain::{
     ClassId, ClassLabel, DateRange, MunicipalityId, SchoolId, StudentId, SubjectId, UserId,
 };
 use persistence::people::{self, NewStudent, NewUser, Role, RoleScope};
-use persistence::{DbConnection, integrators, schools};
+use persistence::{DbConnection, integrators, journal, schools};
 use serde_json::{Value, json};
 
 use crate::support::{Backend, TestApp, on_both_backends};
@@ -85,6 +85,9 @@ enum Rule {
     ReadStudent,
     /// Reading a class's roster; targets below.
     ReadClass,
+    /// Writing a lesson's plan or grades; targets: 5А and 7В in the subject the teacher
+    /// teaches in 5А, a class of the other school, a missing one.
+    WriteLesson,
 }
 
 /// The targets of each rule, in column order.
@@ -100,6 +103,12 @@ fn targets(rule: Rule) -> &'static [&'static str] {
             "missing student",
         ],
         Rule::ReadClass => &["5А", "7В", "class of the other school", "missing class"],
+        Rule::WriteLesson => &[
+            "5А in the teacher's subject",
+            "7В in that subject",
+            "class of the other school",
+            "missing",
+        ],
     }
 }
 
@@ -141,6 +150,16 @@ fn expected(rule: Rule, who: Who) -> Vec<Expect> {
             SchoolAdmin | MunicipalityAdmin | IntegratorWithScope => vec![A, A, H, H],
             OtherSchoolAdmin => vec![H, H, A, H],
         },
+        //                                           5А  7В   other missing
+        Rule::WriteLesson => match who {
+            Anonymous => vec![U, U, U, U],
+            Student | Parent | MunicipalityAdmin | IntegratorWithoutScope => vec![F, F, F, F],
+            Teacher => vec![A, H, H, H],
+            // The class teacher of 5А sees its journal but does not teach this subject.
+            ClassTeacher => vec![F, H, H, H],
+            SchoolAdmin | IntegratorWithScope => vec![A, A, H, H],
+            OtherSchoolAdmin => vec![H, H, A, H],
+        },
     }
 }
 
@@ -151,8 +170,9 @@ fn rule_of(operation: &str) -> Option<Rule> {
         "get_liveness" | "get_readiness" | "get_api_index" | "post_login" | "post_refresh"
         | "post_token" | "post_activate" => Rule::Public,
         "get_me" | "post_logout" => Rule::OwnAccount,
-        "get_student" => Rule::ReadStudent,
-        "list_class_students" => Rule::ReadClass,
+        "get_student" | "get_grade_history" => Rule::ReadStudent,
+        "list_class_students" | "get_lesson" => Rule::ReadClass,
+        "create_lesson" | "grade_lesson" => Rule::WriteLesson,
         "list_people"
         | "create_people"
         | "get_person"
@@ -189,6 +209,12 @@ struct World {
     outside_student: StudentId,
     other_student: StudentId,
     subject: SubjectId,
+    other_subject: SubjectId,
+    other_teacher: UserId,
+    /// Lessons in 5А, 7В (the teacher's subject) and in the other school.
+    lessons: [i64; 3],
+    /// A grade of the family's student, of the 7В student, of the other school's student.
+    grades: [i64; 3],
     /// A person of the school to look at.
     some_teacher: UserId,
     admin: UserId,
@@ -333,6 +359,19 @@ async fn world(app: &TestApp) -> World {
         other_student,
         from,
     ));
+    ok(journal::ensure_grading_defaults(conn, other_school));
+    let other_subject = ok(schools::insert_subject(
+        conn,
+        other_school,
+        &ok(domain::Name::parse("История")),
+    ));
+    let other_teacher = user(conn, "matrix-other-teacher", None);
+    ok(people::assign_role(
+        conn,
+        other_teacher,
+        Role::Teacher,
+        RoleScope::School(other_school),
+    ));
 
     // The callers the demo lacks.
     let password = "matrix-password";
@@ -373,6 +412,69 @@ async fn world(app: &TestApp) -> World {
         RoleScope::Municipality(municipality),
     ));
     let admin = find_user(conn, "demo-admin");
+    let lesson = |conn: &mut DbConnection, school, class, subject, teacher| {
+        ok(journal::insert_lesson(
+            conn,
+            &journal::NewLesson {
+                school,
+                class,
+                subject,
+                teacher,
+                date: today,
+                number: 1,
+                room: None,
+                topic: None,
+                homework: None,
+                at: Utc::now().naive_utc(),
+            },
+        ))
+    };
+    let lessons = [
+        lesson(conn, school, class_5a, subject, teacher),
+        lesson(conn, school, class_7v, subject, teacher),
+        lesson(
+            conn,
+            other_school,
+            other_class,
+            other_subject,
+            other_teacher,
+        ),
+    ];
+    let mut grades = [0_i64; 3];
+    for (i, (lesson, student)) in lessons
+        .iter()
+        .zip([family_student, outside_student, other_student])
+        .enumerate()
+    {
+        let school = SchoolId(lesson.school_id);
+        let work_type = ok(journal::work_types(conn, school))[0].id;
+        let scale = ok(journal::scales(conn, school))[0].id;
+        let graded = ok(journal::give_grades(
+            conn,
+            lesson,
+            journal::Actor::Person(admin),
+            &journal::Idempotency {
+                key: format!("world-{i}"),
+                request_hash: String::new(),
+            },
+            &[journal::NewGrade {
+                student,
+                work_type,
+                scale,
+                value: "4".into(),
+                comment: None,
+                client_id: format!("world-{i}"),
+            }],
+            Utc::now().naive_utc(),
+            &|_| journal::StoredAnswer {
+                status: 201,
+                body: String::new(),
+            },
+        ));
+        assert!(matches!(graded, journal::Graded::Written(_)));
+        grades[i] = ok(journal::lesson_grades(conn, lesson.id))[0].id;
+    }
+    let lessons = lessons.map(|l| l.id);
     let with_scope = client(
         conn,
         "with-scope",
@@ -433,6 +535,10 @@ async fn world(app: &TestApp) -> World {
         outside_student,
         other_student,
         subject,
+        other_subject,
+        other_teacher,
+        lessons,
+        grades,
         some_teacher: teacher,
         admin,
         muni_admin,
@@ -520,7 +626,7 @@ fn request(
             None,
         ),
         "grant_role" => {
-            let u = fresh_user(conn, None);
+            let u = fresh_user(conn, Some(Role::Parent));
             (
                 format!("{v1}/schools/{s}/people/{}/roles", u.get()),
                 Some(json!({"role": "teacher"})),
@@ -545,7 +651,7 @@ fn request(
             None,
         ),
         "link_guardian" => {
-            let u = fresh_user(conn, None);
+            let u = fresh_user(conn, Some(Role::Parent));
             (
                 format!(
                     "{v1}/schools/{s}/students/{}/guardians/{}",
@@ -646,6 +752,59 @@ fn request(
             )
         }
         "list_municipality_audit_events" => (format!("{v1}/municipalities/{m}/audit-events"), None),
+        "get_lesson" => {
+            let id = world.lessons.get(target).copied().unwrap_or(MISSING);
+            (format!("{v1}/lessons/{id}"), None)
+        }
+        "get_grade_history" => {
+            // Targets: the family's student, the 7В student, the other school's, missing.
+            let id = world.grades.get(target).copied().unwrap_or(MISSING);
+            (format!("{v1}/grades/{id}/history"), None)
+        }
+        "create_lesson" => {
+            let (class, subject, teacher) = match target {
+                0 => (world.class_5a.get(), world.subject, world.some_teacher),
+                1 => (world.class_7v.get(), world.subject, world.some_teacher),
+                2 => (
+                    world.other_class.get(),
+                    world.other_subject,
+                    world.other_teacher,
+                ),
+                _ => (MISSING, world.subject, world.some_teacher),
+            };
+            (
+                format!("{v1}/classes/{class}/lessons"),
+                Some(json!({
+                    "date": "2026-11-24",
+                    "number": 3,
+                    "subject_id": subject.get(),
+                    "teacher_id": teacher.get()
+                })),
+            )
+        }
+        "grade_lesson" => {
+            let (lesson, student) = match target {
+                0 => (world.lessons[0], world.family_student),
+                1 => (world.lessons[1], world.outside_student),
+                2 => (world.lessons[2], world.other_student),
+                _ => (MISSING, world.family_student),
+            };
+            let school = if target == 2 {
+                ok(journal::find_lesson(conn, lesson)).school_id
+            } else {
+                world.school.get()
+            };
+            let work_type = ok(journal::work_types(conn, SchoolId(school)))[0].id;
+            (
+                format!("{v1}/lessons/{lesson}/grades"),
+                Some(json!({"grades": [{
+                    "client_id": format!("matrix-{n}"),
+                    "student_id": student.get(),
+                    "work_type_id": work_type,
+                    "value": 5
+                }]})),
+            )
+        }
         other => panic!("no request is written for operation {other}"),
     }
 }
@@ -726,6 +885,19 @@ async fn every_operation_answers_every_caller_as_the_rules_say(backend: Backend)
                             .set_form([("grant_type", "password")]),
                     )
                     .await
+                } else if id == "grade_lesson" {
+                    let mut request = actix_web::test::TestRequest::default()
+                        .method(method.clone())
+                        .uri(&path)
+                        .insert_header(("Idempotency-Key", format!("matrix-{n}")));
+                    if !token.is_empty() {
+                        request =
+                            request.insert_header(("Authorization", format!("Bearer {token}")));
+                    }
+                    if let Some(body) = &body {
+                        request = request.set_json(body);
+                    }
+                    app.call(request).await
                 } else {
                     app.send_as(token, method.clone(), &path, body.as_ref())
                         .await

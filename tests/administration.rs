@@ -10,7 +10,7 @@ use actix_web::test::TestRequest;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{NaiveDate, Utc};
-use domain::{ClassId, ClassLabel, DateRange, MunicipalityId, SchoolId};
+use domain::{ClassId, ClassLabel, DateRange, MunicipalityId, SchoolId, UserId};
 use persistence::people::{self, NewUser, Role, RoleScope};
 use persistence::schools;
 use serde_json::{Value, json};
@@ -31,6 +31,9 @@ on_both_backends!(
     the_token_endpoint_refuses_by_the_oauth_rules,
     municipality_integrators_reach_every_school_of_the_municipality,
     an_administrator_cannot_take_over_an_account_beyond_the_school,
+    another_schools_account_is_answered_as_missing,
+    a_kept_code_resets_nothing_once_the_account_reaches_beyond_the_school,
+    failed_token_requests_do_not_lock_out_logins,
 );
 
 /// The demo school, its administrator's token, and the ids the tests need.
@@ -902,9 +905,8 @@ async fn municipality_integrators_reach_every_school_of_the_municipality(backend
     refused(&d.app, &access, &roster(sister_class), 401, "unauthorized").await;
 }
 
-/// A school's administration may grant a role to an account from elsewhere (a parent from
-/// another school) and may issue activation codes that reset passwords. Together they must
-/// not let it set the password of an account that holds roles beyond the school: here the
+/// A school's administration may issue activation codes that reset passwords. That must not
+/// let it set the password of an account that holds roles beyond the school: here the
 /// municipality's administrator.
 async fn an_administrator_cannot_take_over_an_account_beyond_the_school(backend: Backend) {
     let d = demo(backend).await;
@@ -922,4 +924,82 @@ async fn an_administrator_cannot_take_over_an_account_beyond_the_school(backend:
     let stolen = d.app.login("okrug.admin", "taken-over-1");
     problem(stolen, 401, "invalid_credentials").await;
     ok(d.app.login("okrug.admin", "pw-123456"), 200).await;
+}
+
+/// An account of another school cannot be given a role, linked as a parent or looked at: the
+/// answers are exactly those for an id that does not exist, so they reveal nothing.
+async fn another_schools_account_is_answered_as_missing(backend: Backend) {
+    let d = demo(backend).await;
+    let outsider = municipality_admin(&d.app, d.municipality, "okrug.outsider");
+    let missing = 987_654_321_i64;
+    let parent = json!({ "role": "parent" });
+    let child = d.free_student(0);
+    for user in [outsider, missing] {
+        let granted = d.post(&format!("/people/{user}/roles"), &parent).await;
+        let linked = d.put(&format!("/students/{child}/guardians/{user}")).await;
+        let shown = d.get(&format!("/people/{user}")).await;
+        let rest = format!("/people/{user}/activation-code");
+        let code = d.send(Method::POST, &rest, None).await;
+        for reply in [granted, linked, shown, code] {
+            let body = reply.assert_problem(404, "not_found");
+            assert_eq!(body.get("detail"), None, "{body}");
+        }
+    }
+    let me = d.app.login("okrug.outsider", "pw-123456").await.json();
+    let token = me["access_token"].as_str().unwrap_or_default();
+    let mine = read(&d.app, token, "/api/v1/me").await;
+    assert_eq!(
+        mine["roles"],
+        json!(["municipality_admin"]),
+        "nothing was attached"
+    );
+}
+
+/// A code issued while the account belonged to this school alone resets nothing once the
+/// account also reaches elsewhere (here it became a municipality administrator meanwhile).
+async fn a_kept_code_resets_nothing_once_the_account_reaches_beyond_the_school(backend: Backend) {
+    let d = demo(backend).await;
+    let created = d.create_one(teacher("rising.star")).await;
+    let user = num(&created, "id");
+    activated(&d.app, &text(&created, "activation_code"), "own-password-1").await;
+    let kept = d.new_code(user).await;
+    {
+        let mut conn = must(d.app.pool().get());
+        let scope = RoleScope::Municipality(MunicipalityId(d.municipality));
+        must(people::assign_role(
+            &mut conn,
+            UserId(user),
+            Role::MunicipalityAdmin,
+            scope,
+        ));
+    }
+    problem(
+        activate(&d.app, &kept, "taken-over-2"),
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    ok(d.app.login("rising.star", "own-password-1"), 200).await;
+    let rest = format!("/people/{user}/activation-code");
+    problem(d.send(Method::POST, &rest, None), 409, "conflict").await;
+}
+
+/// Wrong client secrets count against the token endpoint only: a school's people behind the
+/// same address still log in, and the client id itself is never locked out.
+async fn failed_token_requests_do_not_lock_out_logins(backend: Backend) {
+    let d = demo(backend).await;
+    let path = d.at("/integrators");
+    let client = register(&d.app, &d.admin, &path, &["roster:read"]).await;
+    let id = text(&client, "client_id");
+    for _ in 0..6 {
+        let reply = d.app.client_token(&id, "not-the-secret", None).await;
+        assert!(
+            matches!(reply.status.as_u16(), 401 | 429),
+            "{}",
+            reply.status
+        );
+    }
+    ok(d.app.login("demo-teacher", "demo-password"), 200).await;
+    let codes = d.app.client_token(&id, "still-not-it", None).await;
+    assert_eq!(codes.status.as_u16(), 429, "the address is slowed down");
 }

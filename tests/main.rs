@@ -10,6 +10,7 @@ mod administration;
 mod auth;
 mod cli;
 mod http_basics;
+mod journal;
 mod migrations;
 mod openapi_contract;
 mod school_structure;

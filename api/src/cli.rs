@@ -186,6 +186,7 @@ pub fn run(cli: Cli) -> Result<(), StartError> {
                 name,
                 external_id.as_deref(),
             )?;
+            persistence::journal::ensure_grading_defaults(&mut conn, school)?;
             println!("school {school} in municipality {municipality}");
             Ok(())
         }

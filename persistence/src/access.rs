@@ -253,3 +253,34 @@ pub fn student(
         classes: classes.into_iter().map(ClassId).collect(),
     }))
 }
+
+/// Where a lesson lies: its class (with school and municipality) and subject.
+///
+/// # Errors
+/// On a database failure.
+pub fn lesson(conn: &mut DbConnection, id: i64) -> Result<Option<domain::access::LessonRef>> {
+    use crate::schema::lessons;
+    let found: Option<(i64, i64, i64, i64)> = lessons::table
+        .inner_join(schools::table.on(schools::id.eq(lessons::school_id)))
+        .filter(lessons::id.eq(id))
+        .select((
+            lessons::class_id,
+            lessons::subject_id,
+            lessons::school_id,
+            schools::municipality_id,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(found.map(
+        |(class, subject, school, municipality)| domain::access::LessonRef {
+            class: ClassRef {
+                id: ClassId(class),
+                school: SchoolRef {
+                    school: SchoolId(school),
+                    municipality: MunicipalityId(municipality),
+                },
+            },
+            subject: SubjectId(subject),
+        },
+    ))
+}

@@ -349,13 +349,22 @@ pub fn revoke_role(
         diesel::delete(role_assignments::table.filter(role_assignments::id.eq(role_id)))
             .execute(conn)?;
         if role == Role::Student.as_str() {
-            diesel::update(
-                students::table
-                    .filter(students::user_id.eq(user.get()))
-                    .filter(students::school_id.eq(actor.school.get())),
-            )
-            .set(students::user_id.eq(None::<i64>))
-            .execute(conn)?;
+            let records = students::table
+                .filter(students::user_id.eq(user.get()))
+                .filter(students::school_id.eq(actor.school.get()));
+            let detached: Vec<i64> = records.select(students::id).load(conn)?;
+            diesel::update(records)
+                .set(students::user_id.eq(None::<i64>))
+                .execute(conn)?;
+            for student in detached {
+                actor.audit(
+                    conn,
+                    "student.account_detached",
+                    "person",
+                    user.get(),
+                    format!("{{\"student_id\":{student}}}"),
+                )?;
+            }
         }
         if role == Role::Parent.as_str() {
             let links = guardianships::table
@@ -374,12 +383,20 @@ pub fn revoke_role(
             }
         }
         if role == Role::Teacher.as_str() {
-            diesel::delete(
-                teaching_assignments::table
-                    .filter(teaching_assignments::teacher_user_id.eq(user.get()))
-                    .filter(teaching_assignments::school_id.eq(actor.school.get())),
-            )
-            .execute(conn)?;
+            let assignments = teaching_assignments::table
+                .filter(teaching_assignments::teacher_user_id.eq(user.get()))
+                .filter(teaching_assignments::school_id.eq(actor.school.get()));
+            let removed: Vec<i64> = assignments.select(teaching_assignments::id).load(conn)?;
+            diesel::delete(assignments).execute(conn)?;
+            for id in removed {
+                actor.audit(
+                    conn,
+                    "teaching.removed",
+                    "teaching_assignment",
+                    id,
+                    "{}".to_owned(),
+                )?;
+            }
         }
         let details = match class {
             Some(class) => format!("{{\"role\":{},\"class_id\":{class}}}", json_string(&role)),
@@ -482,6 +499,10 @@ pub fn activate(
         let Some((code, user, school)) = found else {
             return Ok(Activation::Invalid);
         };
+        // A code kept from before the account gained ties elsewhere resets nothing.
+        if !confined_to_school(conn, SchoolId(school), UserId(user))? {
+            return Ok(Activation::Invalid);
+        }
         let used = diesel::update(
             activation_codes::table
                 .filter(activation_codes::id.eq(code))
@@ -950,4 +971,27 @@ pub fn confined_to_school(conn: &mut DbConnection, school: SchoolId, user: UserI
         .count()
         .get_result(conn)?;
     Ok(foreign_roles + foreign_children + foreign_records == 0)
+}
+
+/// Whether an account is this school's: it holds a role here, or this school created it (and
+/// so issued it an activation code). Only such an account may the school's administration
+/// give roles or children; any other is answered as if it did not exist.
+///
+/// # Errors
+/// On a database failure.
+pub fn known_to_school(conn: &mut DbConnection, school: SchoolId, user: UserId) -> Result<bool> {
+    let roles: i64 = role_assignments::table
+        .filter(role_assignments::user_id.eq(user.get()))
+        .filter(role_assignments::school_id.eq(school.get()))
+        .count()
+        .get_result(conn)?;
+    if roles > 0 {
+        return Ok(true);
+    }
+    let codes: i64 = activation_codes::table
+        .filter(activation_codes::user_id.eq(user.get()))
+        .filter(activation_codes::school_id.eq(school.get()))
+        .count()
+        .get_result(conn)?;
+    Ok(codes > 0)
 }

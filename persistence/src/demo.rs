@@ -137,6 +137,7 @@ pub fn seed(
                 dates,
             )?;
         }
+        crate::journal::ensure_grading_defaults(conn, school)?;
         let mut subjects = Vec::new();
         for subject in SUBJECTS {
             subjects.push(schools::insert_subject(

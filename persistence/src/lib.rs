@@ -12,6 +12,7 @@ pub mod connection;
 pub mod demo;
 pub mod error;
 pub mod integrators;
+pub mod journal;
 pub mod migrations;
 pub mod people;
 pub mod schema;

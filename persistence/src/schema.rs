@@ -200,6 +200,97 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    grade_scales (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        name -> Text,
+        kind -> Text,
+        min_points -> Nullable<SmallInt>,
+        max_points -> Nullable<SmallInt>,
+        is_default -> SmallInt,
+    }
+}
+
+diesel::table! {
+    work_types (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        name -> Text,
+        weight -> SmallInt,
+    }
+}
+
+diesel::table! {
+    lessons (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        class_id -> BigInt,
+        subject_id -> BigInt,
+        teacher_user_id -> BigInt,
+        lesson_date -> Date,
+        number -> SmallInt,
+        room -> Nullable<Text>,
+        topic -> Nullable<Text>,
+        homework -> Nullable<Text>,
+        comment -> Nullable<Text>,
+        held_at -> Nullable<Timestamp>,
+        cancelled_at -> Nullable<Timestamp>,
+        first_entry_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    grades (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        lesson_id -> BigInt,
+        student_id -> BigInt,
+        work_type_id -> BigInt,
+        scale_id -> BigInt,
+        value -> Text,
+        comment -> Nullable<Text>,
+        client_id -> Text,
+        version -> Integer,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    grade_events (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        grade_id -> BigInt,
+        version -> Integer,
+        action -> Text,
+        old_value -> Nullable<Text>,
+        new_value -> Nullable<Text>,
+        old_comment -> Nullable<Text>,
+        new_comment -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        actor_user_id -> Nullable<BigInt>,
+        actor_client_id -> Nullable<BigInt>,
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_records (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        caller -> Text,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        status -> SmallInt,
+        response_body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(login_events -> users (user_id));
@@ -214,6 +305,13 @@ diesel::joinable!(enrollments -> classes (class_id));
 diesel::joinable!(enrollments -> students (student_id));
 diesel::joinable!(guardianships -> students (student_id));
 diesel::joinable!(teaching_assignments -> users (teacher_user_id));
+diesel::joinable!(lessons -> classes (class_id));
+diesel::joinable!(lessons -> subjects (subject_id));
+diesel::joinable!(grades -> lessons (lesson_id));
+diesel::joinable!(grades -> students (student_id));
+diesel::joinable!(grades -> work_types (work_type_id));
+diesel::joinable!(grades -> grade_scales (scale_id));
+diesel::joinable!(grade_events -> grades (grade_id));
 diesel::joinable!(teaching_assignments -> classes (class_id));
 diesel::joinable!(teaching_assignments -> subjects (subject_id));
 
@@ -236,4 +334,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     activation_codes,
     integrator_clients,
     audit_events,
+    grade_scales,
+    work_types,
+    lessons,
+    grades,
+    grade_events,
+    idempotency_records,
 );

@@ -223,6 +223,7 @@ pub async fn post_refresh(
     responses(
         (status = 204, description = "Logged out"),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An integrator's token (it has no session to end)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -354,7 +355,9 @@ pub async fn post_token(
         .peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
-    let keys = [format!("client:{client_id}"), format!("addr:{address}")];
+    // Client secrets are 256-bit: failures count per address only (a client id is no secret,
+    // and locking it out would let anyone shut an integrator out), apart from logins.
+    let keys = [format!("token-addr:{address}")];
     if let Some(retry_after_secs) = state.login_throttle.check(&keys, Instant::now()) {
         return Err(ApiError::TooManyRequests { retry_after_secs });
     }
@@ -377,7 +380,6 @@ pub async fn post_token(
         tracing::info!(client_id = %client_id, "integrator authentication failed");
         return Err(ApiError::OAuth(OAuthError::InvalidClient));
     };
-    state.login_throttle.succeeded(&keys[0]);
     let granted = match requested {
         None => grant.scopes.clone(),
         Some(requested) => {
@@ -452,7 +454,7 @@ pub async fn post_activate(
         .peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
-    let keys = [format!("addr:{address}")];
+    let keys = [format!("activate-addr:{address}")];
     if let Some(retry_after_secs) = state.login_throttle.check(&keys, Instant::now()) {
         return Err(ApiError::TooManyRequests { retry_after_secs });
     }

@@ -53,6 +53,7 @@ pub struct Me {
     responses(
         (status = 200, description = "The caller's account", body = Me),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An integrator's token: this is a person's own account", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

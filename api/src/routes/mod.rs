@@ -5,6 +5,7 @@ pub mod auth;
 pub mod common;
 pub mod health;
 pub mod integrators;
+pub mod journal;
 pub mod me;
 pub mod meta;
 pub mod people;
@@ -27,6 +28,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(me::get_me)
                 .service(roster::get_student)
                 .service(roster::list_class_students)
+                .service(journal::create_lesson)
+                .service(journal::get_lesson)
+                .service(journal::grade_lesson)
+                .service(journal::get_grade_history)
                 .service(people::list_people)
                 .service(people::create_people)
                 .service(people::get_person)

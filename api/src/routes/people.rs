@@ -575,8 +575,8 @@ pub async fn get_person(
 
 /// Grant a role
 ///
-/// Grants a person of the school (or any existing account, such as a parent from another
-/// school) a role in this school.
+/// Grants an account of this school (one it created, or one holding a role in it) a role in
+/// it. Any other account is answered 404, exactly like one that does not exist.
 #[utoipa::path(
     tag = "administration",
     params(
@@ -589,7 +589,7 @@ pub async fn get_person(
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not the school's administration", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such school or account", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such school, or no such person in it", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The person holds this role already", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
@@ -610,7 +610,9 @@ pub async fn grant_role(
     let held = db(&state, move |conn| {
         managed_school(conn, &caller.principal, school)?;
         let actor = actor(&caller, school)?;
-        if !admin::user_exists(conn, UserId(user))? {
+        // Only an account of this school: one of another school is answered exactly as one
+        // that does not exist (attaching it by id would expose it and let it be taken over).
+        if !admin::known_to_school(conn, SchoolId(school), UserId(user))? {
             return Err(ApiError::NotFound);
         }
         let mut errors = Vec::new();
@@ -726,8 +728,10 @@ pub async fn issue_activation_code(
 
 /// Link a parent to a student
 ///
-/// Makes an existing account a parent (legal representative) of a student of this school;
-/// the `parent` role in this school follows. Linking twice changes nothing.
+/// Makes an account of this school (one it created, or one holding a role in it) a parent
+/// (legal representative) of a student of this school; the `parent` role follows. Linking
+/// twice changes nothing. Any other account is answered 404, exactly like one that does not
+/// exist.
 #[utoipa::path(
     tag = "administration",
     params(
@@ -739,7 +743,8 @@ pub async fn issue_activation_code(
         (status = 204, description = "Linked"),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not the school's administration", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such school, student in it, or account", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such school, student in it, or person in it", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A concurrent request linked them first", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -754,9 +759,11 @@ pub async fn link_guardian(
     db(&state, move |conn| {
         managed_school(conn, &caller.principal, school)?;
         let actor = actor(&caller, school)?;
-        if admin::student_in_school(conn, SchoolId(school), StudentId(student))?.is_none()
-            || !admin::user_exists(conn, UserId(user))?
-        {
+        if admin::student_in_school(conn, SchoolId(school), StudentId(student))?.is_none() {
+            return Err(ApiError::NotFound);
+        }
+        // Only an account of this school (see `grant_role`).
+        if !admin::known_to_school(conn, SchoolId(school), UserId(user))? {
             return Err(ApiError::NotFound);
         }
         admin::link_guardian(conn, actor, UserId(user), StudentId(student))?;

@@ -68,3 +68,7 @@ CREATE TABLE audit_events (
 CREATE INDEX audit_events_school_id_idx ON audit_events (school_id, id);
 CREATE INDEX audit_events_municipality_id_idx ON audit_events (municipality_id, id);
 CREATE INDEX audit_events_actor_user_id_idx ON audit_events (actor_user_id);
+
+-- A person holds each role once per school or municipality (so revoking it is unambiguous).
+CREATE UNIQUE INDEX role_assignments_once_idx ON role_assignments
+    (user_id, role, COALESCE(school_id, 0), COALESCE(municipality_id, 0));

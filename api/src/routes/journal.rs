@@ -1,0 +1,710 @@
+//! The journal: lessons, and grading a whole class in one idempotent request.
+
+use std::collections::HashSet;
+
+use actix_web::http::header::HeaderName;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::access::{self, LessonEntry, LessonRef, Operation, Record};
+use domain::grading::RawValue;
+use domain::{ClassId, SchoolId, StudentId, SubjectId, UserId};
+use persistence::DbConnection;
+use persistence::journal::{self, Actor, Graded, Idempotency, NewGrade, NewLesson, StoredAnswer};
+use persistence::people::Role;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::Validate;
+
+use super::common::{db, utc};
+use crate::AppState;
+use crate::auth::tokens::sha256_hex;
+use crate::auth::{Caller, enforce};
+use crate::error::{ApiError, FieldError, Problem};
+use crate::extract::ValidJson;
+
+/// The header that makes a write safe to retry.
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+/// Set on an answer that repeats a stored one.
+pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
+
+/// A lesson to add by hand (the timetable generates the rest).
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewLessonRequest {
+    /// The day.
+    #[schema(example = "2026-11-23")]
+    pub date: NaiveDate,
+    /// The lesson's number in the day, 0 to 12.
+    #[validate(range(min = 0, max = 12, message = "must be between 0 and 12"))]
+    #[schema(minimum = 0, maximum = 12)]
+    pub number: i16,
+    /// A subject of the class's school.
+    pub subject_id: i64,
+    /// Who teaches it (a teacher of the school); the caller when left out.
+    #[serde(default)]
+    pub teacher_id: Option<i64>,
+    #[serde(default)]
+    #[validate(length(max = 50, message = "must be at most 50 characters"))]
+    #[schema(max_length = 50)]
+    pub room: Option<String>,
+    #[serde(default)]
+    #[validate(length(max = 500, message = "must be at most 500 characters"))]
+    #[schema(max_length = 500)]
+    pub topic: Option<String>,
+    /// Homework for the whole class.
+    #[serde(default)]
+    #[validate(length(max = 4000, message = "must be at most 4000 characters"))]
+    #[schema(max_length = 4000)]
+    pub homework: Option<String>,
+}
+
+/// A grade.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct GradeView {
+    /// The grade's id (for its history).
+    pub id: i64,
+    /// The teacher app's own id for it.
+    pub client_id: String,
+    pub student_id: i64,
+    pub work_type_id: i64,
+    pub scale_id: i64,
+    /// The value: a number on a points scale, `pass` or `fail`.
+    #[schema(value_type = Object, example = 5)]
+    pub value: serde_json::Value,
+    pub comment: Option<String>,
+    /// Starts at 1; each change adds one.
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<journal::Grade> for GradeView {
+    fn from(g: journal::Grade) -> Self {
+        let value = g.value.parse::<i64>().map_or_else(
+            |_| serde_json::Value::from(g.value.clone()),
+            serde_json::Value::from,
+        );
+        Self {
+            id: g.id,
+            client_id: g.client_id,
+            student_id: g.student_id,
+            work_type_id: g.work_type_id,
+            scale_id: g.scale_id,
+            value,
+            comment: g.comment,
+            version: g.version,
+            created_at: utc(g.created_at),
+        }
+    }
+}
+
+/// A grading scale of the school.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScaleView {
+    pub id: i64,
+    pub name: String,
+    /// `points` or `pass_fail`.
+    pub kind: &'static str,
+    pub min_points: Option<u8>,
+    pub max_points: Option<u8>,
+    /// The scale a grade gets when none is named.
+    pub is_default: bool,
+    /// Whether its grades count towards averages (pass/fail never does).
+    pub averaged: bool,
+}
+
+/// A work type and its weight in averages.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkTypeView {
+    pub id: i64,
+    pub name: String,
+    pub weight: i16,
+}
+
+/// A lesson with its grades, and the school's scales and work types to grade with.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LessonView {
+    pub id: i64,
+    pub school_id: i64,
+    pub class_id: i64,
+    pub subject_id: i64,
+    pub teacher_id: i64,
+    pub date: NaiveDate,
+    pub number: i16,
+    pub room: Option<String>,
+    pub topic: Option<String>,
+    pub homework: Option<String>,
+    /// When anything was first entered for the lesson.
+    pub first_entry_at: Option<DateTime<Utc>>,
+    pub grades: Vec<GradeView>,
+    pub scales: Vec<ScaleView>,
+    pub work_types: Vec<WorkTypeView>,
+}
+
+fn lesson_view(conn: &mut DbConnection, lesson: journal::Lesson) -> Result<LessonView, ApiError> {
+    let school = SchoolId(lesson.school_id);
+    let grades = journal::lesson_grades(conn, lesson.id)?;
+    let scales = journal::scales(conn, school)?;
+    let work_types = journal::work_types(conn, school)?;
+    Ok(LessonView {
+        id: lesson.id,
+        school_id: lesson.school_id,
+        class_id: lesson.class_id,
+        subject_id: lesson.subject_id,
+        teacher_id: lesson.teacher_user_id,
+        date: lesson.lesson_date,
+        number: lesson.number,
+        room: lesson.room,
+        topic: lesson.topic,
+        homework: lesson.homework,
+        first_entry_at: lesson.first_entry_at.map(utc),
+        grades: grades.into_iter().map(GradeView::from).collect(),
+        scales: scales
+            .into_iter()
+            .map(|s| {
+                let (min, max) = match s.scale {
+                    domain::Scale::Points { min, max } => (Some(min), Some(max)),
+                    domain::Scale::PassFail => (None, None),
+                };
+                ScaleView {
+                    id: s.id,
+                    name: s.name,
+                    kind: s.scale.kind(),
+                    min_points: min,
+                    max_points: max,
+                    is_default: s.is_default,
+                    averaged: s.scale.is_averaged(),
+                }
+            })
+            .collect(),
+        work_types: work_types
+            .into_iter()
+            .map(|w| WorkTypeView {
+                id: w.id,
+                name: w.name,
+                weight: w.weight,
+            })
+            .collect(),
+    })
+}
+
+/// The lesson, if the caller may do `entry` on it; 403/404 by the rules otherwise.
+fn writable_lesson(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: i64,
+    entry: LessonEntry,
+) -> Result<(LessonRef, journal::Lesson), ApiError> {
+    let Some(found) = persistence::access::lesson(conn, id)? else {
+        enforce(access::when_missing(
+            &caller.principal,
+            Operation::WriteLesson(entry),
+        ))?;
+        return Err(ApiError::NotFound);
+    };
+    enforce(access::write_lesson(&caller.principal, &found, entry))?;
+    Ok((found, journal::find_lesson(conn, id)?))
+}
+
+/// Add a lesson
+///
+/// Adds a dated lesson of the class by hand (a replacement, an extra lesson). For the
+/// subject's teacher in that class and the school's administration.
+#[utoipa::path(
+    tag = "journal",
+    params(("class_id" = i64, Path, description = "The class")),
+    request_body = NewLessonRequest,
+    responses(
+        (status = 201, description = "The lesson", body = LessonView),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller may not plan this class's lessons of this subject", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such class visible to the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid (subject or teacher not of the school)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = ["grades:write"]))
+)]
+#[post("/classes/{class_id}/lessons")]
+pub async fn create_lesson(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+    body: ValidJson<NewLessonRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let class = ClassId(path.into_inner());
+    let request = body.0;
+    let view = db(&state, move |conn| {
+        let Some(found) = persistence::access::class(conn, class)? else {
+            enforce(access::when_missing(
+                &caller.principal,
+                Operation::WriteLesson(LessonEntry::Plan),
+            ))?;
+            return Err(ApiError::NotFound);
+        };
+        let lesson = LessonRef {
+            class: found,
+            subject: SubjectId(request.subject_id),
+        };
+        enforce(access::write_lesson(
+            &caller.principal,
+            &lesson,
+            LessonEntry::Plan,
+        ))?;
+        let school = found.school.school;
+        let mut errors = Vec::new();
+        if !persistence::admin::subject_in_school(conn, school, lesson.subject)? {
+            errors.push(FieldError::new(
+                "subject_id",
+                "not_found",
+                "no such subject in this school",
+            ));
+        }
+        let teacher = match (request.teacher_id, caller.user()) {
+            (Some(t), _) | (None, Some(UserId(t))) => UserId(t),
+            (None, None) => {
+                return Err(ApiError::field(
+                    "teacher_id",
+                    "required",
+                    "an integrator names the lesson's teacher",
+                ));
+            }
+        };
+        if !persistence::admin::holds_role(conn, school, teacher, Role::Teacher)? {
+            errors.push(FieldError::new(
+                "teacher_id",
+                "not_found",
+                "no teacher with this id in this school",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        let created = journal::insert_lesson(
+            conn,
+            &NewLesson {
+                school,
+                class,
+                subject: lesson.subject,
+                teacher,
+                date: request.date,
+                number: request.number,
+                room: request.room.as_deref(),
+                topic: request.topic.as_deref(),
+                homework: request.homework.as_deref(),
+                at: Utc::now().naive_utc(),
+            },
+        )?;
+        lesson_view(conn, created)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Show a lesson
+///
+/// The lesson with its grades, and the school's scales and work types to grade with. For the
+/// class's teachers, the administration and integrators with `grades:read` and
+/// `attendance:read`.
+#[utoipa::path(
+    tag = "journal",
+    params(("lesson_id" = i64, Path, description = "The lesson")),
+    responses(
+        (status = 200, description = "The lesson", body = LessonView),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller's role may not read class journals", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such lesson visible to the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = ["grades:read", "attendance:read"]))
+)]
+#[get("/lessons/{lesson_id}")]
+pub async fn get_lesson(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+) -> Result<web::Json<LessonView>, ApiError> {
+    let id = path.into_inner();
+    let view = db(&state, move |conn| {
+        let Some(found) = persistence::access::lesson(conn, id)? else {
+            enforce(access::when_missing(
+                &caller.principal,
+                Operation::ReadClass(Record::Journal),
+            ))?;
+            return Err(ApiError::NotFound);
+        };
+        enforce(access::read_class(
+            &caller.principal,
+            &found.class,
+            Record::Journal,
+        ))?;
+        let lesson = journal::find_lesson(conn, id)?;
+        lesson_view(conn, lesson)
+    })
+    .await?;
+    Ok(web::Json(view))
+}
+
+/// A value as sent: a number on a points scale, or `pass` / `fail`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum ValueInput {
+    Number(i64),
+    Text(String),
+}
+
+/// One grade to give.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GradeEntry {
+    /// The teacher app's own id for this grade (a UUID is a good choice), unique in the lesson:
+    /// a retry can never create the grade twice.
+    #[validate(length(min = 1, max = 64, message = "must be 1 to 64 characters"))]
+    #[schema(
+        example = "0b6c3f4e-5d1a-4a8e-9a55-3e1f1c2d9b70",
+        min_length = 1,
+        max_length = 64
+    )]
+    pub client_id: String,
+    /// A student of the lesson's class on the lesson's day.
+    pub student_id: i64,
+    /// A work type of the school (its weight counts in averages).
+    pub work_type_id: i64,
+    /// A scale of the school; the school's default scale when left out.
+    #[serde(default)]
+    pub scale_id: Option<i64>,
+    /// A whole number on a points scale, or `pass` / `fail` on the pass/fail scale.
+    #[schema(example = 5)]
+    pub value: ValueInput,
+    #[serde(default)]
+    #[validate(length(max = 500, message = "must be at most 500 characters"))]
+    #[schema(max_length = 500)]
+    pub comment: Option<String>,
+}
+
+/// Grades for a lesson, all or none.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GradeClassRequest {
+    /// 1 to 200 grades (several per student allowed).
+    #[validate(
+        length(min = 1, max = 200, message = "must hold 1 to 200 grades"),
+        nested
+    )]
+    #[schema(min_items = 1, max_items = 200)]
+    pub grades: Vec<GradeEntry>,
+}
+
+/// The grades given.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct GradedLesson {
+    pub lesson_id: i64,
+    pub grades: Vec<GradeView>,
+}
+
+fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
+    let missing = || {
+        ApiError::field(
+            IDEMPOTENCY_KEY,
+            "required",
+            "send an Idempotency-Key header (1 to 200 visible characters, e.g. a UUID) so a retry \
+             cannot grade twice",
+        )
+    };
+    let value = req
+        .headers()
+        .get(HeaderName::from_static("idempotency-key"))
+        .ok_or_else(missing)?
+        .to_str()
+        .map_err(|_| missing())?
+        .trim();
+    if value.is_empty() || value.len() > 200 {
+        return Err(missing());
+    }
+    Ok(value.to_owned())
+}
+
+fn check_entries(
+    conn: &mut DbConnection,
+    lesson: &journal::Lesson,
+    request: &GradeClassRequest,
+) -> Result<Vec<NewGrade>, ApiError> {
+    let school = SchoolId(lesson.school_id);
+    let scales = journal::scales(conn, school)?;
+    let work_types = journal::work_types(conn, school)?;
+    let roster: HashSet<i64> =
+        persistence::people::class_students(conn, ClassId(lesson.class_id), lesson.lesson_date)?
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+    let mut errors = Vec::new();
+    let mut client_ids = HashSet::new();
+    let mut out = Vec::with_capacity(request.grades.len());
+    for (i, entry) in request.grades.iter().enumerate() {
+        let at = |field: &str| format!("grades[{i}].{field}");
+        if !client_ids.insert(entry.client_id.as_str()) {
+            errors.push(FieldError::new(
+                at("client_id"),
+                "duplicate",
+                "this id appears twice in the request",
+            ));
+        }
+        if !roster.contains(&entry.student_id) {
+            errors.push(FieldError::new(
+                at("student_id"),
+                "not_in_class",
+                "not a student of the lesson's class on the lesson's day",
+            ));
+        }
+        if !work_types.iter().any(|w| w.id == entry.work_type_id) {
+            errors.push(FieldError::new(
+                at("work_type_id"),
+                "not_found",
+                "no such work type in this school",
+            ));
+        }
+        let scale = match entry.scale_id {
+            Some(id) => scales.iter().find(|s| s.id == id),
+            None => scales.iter().find(|s| s.is_default),
+        };
+        let Some(scale) = scale else {
+            errors.push(FieldError::new(
+                at("scale_id"),
+                "not_found",
+                "no such scale in this school",
+            ));
+            continue;
+        };
+        let raw = match &entry.value {
+            ValueInput::Number(n) => RawValue::Number(*n),
+            ValueInput::Text(t) => RawValue::Text(t.clone()),
+        };
+        match scale.scale.check(&raw) {
+            Ok(value) => out.push(NewGrade {
+                student: StudentId(entry.student_id),
+                work_type: entry.work_type_id,
+                scale: scale.id,
+                value: value.to_stored(),
+                comment: entry.comment.clone(),
+                client_id: entry.client_id.clone(),
+            }),
+            Err(e) => errors.push(FieldError::new(at("value"), e.code(), e.to_string())),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// Grade the class
+///
+/// Gives a lesson's grades in one request, all or none: one bad entry refuses the request and
+/// names it (`grades[3].value`). Send an `Idempotency-Key` header: a retry with the same key
+/// and body gets the first answer again (with `Idempotent-Replayed: true`) and creates
+/// nothing; the same key with another body is refused with 422. Each grade's `client_id`
+/// is unique in the lesson as a second guard. For the subject's teacher in the class, the
+/// school's administration and integrators with `grades:write`.
+#[utoipa::path(
+    tag = "journal",
+    params(
+        ("lesson_id" = i64, Path, description = "The lesson"),
+        ("Idempotency-Key" = String, Header, description = "A key unique to this request, e.g. a UUID; 1 to 200 characters"),
+    ),
+    request_body = GradeClassRequest,
+    responses(
+        (status = 201, description = "The grades given (or, replayed, the first answer)", body = GradedLesson),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller may not grade this lesson", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such lesson visible to the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A client_id was used in this lesson by another request", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An entry is invalid, the key is missing, or it was used with another body; nothing was written", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = ["grades:write"]))
+)]
+#[post("/lessons/{lesson_id}/grades")]
+pub async fn grade_lesson(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    path: web::Path<i64>,
+    body: ValidJson<GradeClassRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let key = idempotency_key(&req)?;
+    let request = body.0;
+    let canonical = serde_json::to_string(&request)
+        .map_err(|e| ApiError::Internal(format!("serialising a request: {e}")))?;
+    let idempotency = Idempotency {
+        key,
+        request_hash: sha256_hex(&format!("POST /lessons/{id}/grades\n{canonical}")),
+    };
+    let outcome = db(&state, move |conn| {
+        let (_, lesson) = writable_lesson(conn, &caller, id, LessonEntry::Grades)?;
+        let actor = match &caller.principal {
+            domain::access::Principal::Person { user, .. } => Actor::Person(*user),
+            domain::access::Principal::Integrator { client, .. } => Actor::Integrator(*client),
+        };
+        let respond = |written: &[journal::Grade]| {
+            let body = GradedLesson {
+                lesson_id: id,
+                grades: written.iter().cloned().map(GradeView::from).collect(),
+            };
+            StoredAnswer {
+                status: 201,
+                body: serde_json::to_string(&body).unwrap_or_default(),
+            }
+        };
+        // A replay needs no valid entries: answer it before checking them again.
+        if let Some(stored) = journal::stored_answer(conn, actor, &idempotency)? {
+            return Ok(stored);
+        }
+        let entries = check_entries(conn, &lesson, &request)?;
+        Ok(journal::give_grades(
+            conn,
+            &lesson,
+            actor,
+            &idempotency,
+            &entries,
+            Utc::now().naive_utc(),
+            &respond,
+        )?)
+    })
+    .await?;
+    match outcome {
+        Graded::Written(answer) => Ok(json_answer(answer, false)),
+        Graded::Replayed(answer) => Ok(json_answer(answer, true)),
+        Graded::KeyReused => Err(ApiError::field(
+            IDEMPOTENCY_KEY,
+            "reused",
+            "this key was used with another request; use a new key for a new request",
+        )),
+    }
+}
+
+fn json_answer(answer: StoredAnswer, replayed: bool) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(answer.status)
+        .unwrap_or(actix_web::http::StatusCode::OK);
+    let mut response = HttpResponse::build(status);
+    response.content_type("application/json");
+    if replayed {
+        response.insert_header((IDEMPOTENT_REPLAYED, "true"));
+    }
+    response.body(answer.body)
+}
+
+/// One version of a grade.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GradeVersion {
+    pub version: i32,
+    /// `created`, `changed` or `deleted`.
+    pub action: String,
+    #[schema(value_type = Object)]
+    pub old_value: Option<serde_json::Value>,
+    #[schema(value_type = Object)]
+    pub new_value: Option<serde_json::Value>,
+    pub old_comment: Option<String>,
+    pub new_comment: Option<String>,
+    /// Why it was changed (required for changes in a locked term).
+    pub reason: Option<String>,
+    /// The person who made the change, if a person did.
+    pub actor_user_id: Option<i64>,
+    /// The integrator that made the change, if one did.
+    pub actor_integrator_id: Option<i64>,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// A grade's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GradeHistory {
+    pub grade_id: i64,
+    /// Every version, oldest first.
+    pub items: Vec<GradeVersion>,
+}
+
+fn stored_value(value: Option<String>) -> Option<serde_json::Value> {
+    value.map(|v| {
+        v.parse::<i64>().map_or_else(
+            |_| serde_json::Value::from(v.clone()),
+            serde_json::Value::from,
+        )
+    })
+}
+
+/// A grade's history
+///
+/// Every version of a grade, also a deleted one: who, when, the old and new value, and why.
+/// For whoever may read the student's grades.
+#[utoipa::path(
+    tag = "journal",
+    params(("grade_id" = i64, Path, description = "The grade")),
+    responses(
+        (status = 200, description = "Every version, oldest first", body = GradeHistory),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The integrator lacks `grades:read`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such grade visible to the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = ["grades:read"]))
+)]
+#[get("/grades/{grade_id}/history")]
+pub async fn get_grade_history(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+) -> Result<web::Json<GradeHistory>, ApiError> {
+    let id = path.into_inner();
+    let today = Utc::now().date_naive();
+    let events = db(&state, move |conn| {
+        let grade = match journal::find_grade(conn, id) {
+            Ok(grade) => Some(grade),
+            Err(persistence::PersistenceError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let student = match &grade {
+            Some(g) => {
+                let on = journal::find_lesson(conn, g.lesson_id)?.lesson_date;
+                persistence::access::student(conn, StudentId(g.student_id), on.min(today))?
+            }
+            None => None,
+        };
+        let Some(student) = student else {
+            enforce(access::when_missing(
+                &caller.principal,
+                Operation::ReadStudent(Record::Grades),
+            ))?;
+            return Err(ApiError::NotFound);
+        };
+        enforce(access::read_student(
+            &caller.principal,
+            &student,
+            Record::Grades,
+        ))?;
+        Ok(journal::grade_history(conn, id)?)
+    })
+    .await?;
+    Ok(web::Json(GradeHistory {
+        grade_id: id,
+        items: events
+            .into_iter()
+            .map(|e| GradeVersion {
+                version: e.version,
+                action: e.action,
+                old_value: stored_value(e.old_value),
+                new_value: stored_value(e.new_value),
+                old_comment: e.old_comment,
+                new_comment: e.new_comment,
+                reason: e.reason,
+                actor_user_id: e.actor_user_id,
+                actor_integrator_id: e.actor_client_id,
+                occurred_at: utc(e.occurred_at),
+            })
+            .collect(),
+    }))
+}

@@ -1,0 +1,453 @@
+//! The journal: grading scales and work types, lessons, grades with their history, and the
+//! stored answers of idempotent requests.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use domain::grading::{DEFAULT_WORK_TYPES, Scale};
+use domain::{ClassId, IntegratorId, SchoolId, StudentId, SubjectId, UserId};
+
+use crate::schema::{grade_events, grade_scales, grades, idempotency_records, lessons, work_types};
+use crate::{DbConnection, PersistenceError, Result};
+
+/// A school's grading scale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScaleRow {
+    pub id: i64,
+    pub name: String,
+    pub scale: Scale,
+    pub is_default: bool,
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = grade_scales)]
+struct StoredScale {
+    id: i64,
+    name: String,
+    kind: String,
+    min_points: Option<i16>,
+    max_points: Option<i16>,
+    is_default: i16,
+}
+
+/// A school's work type.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct WorkType {
+    pub id: i64,
+    pub name: String,
+    pub weight: i16,
+}
+
+/// Gives a school the 5-point (default) and pass/fail scales and the default work types, if
+/// it has no scale yet.
+///
+/// # Errors
+/// On a database failure.
+pub fn ensure_grading_defaults(conn: &mut DbConnection, school: SchoolId) -> Result<()> {
+    let existing: i64 = grade_scales::table
+        .filter(grade_scales::school_id.eq(school.get()))
+        .count()
+        .get_result(conn)?;
+    if existing > 0 {
+        return Ok(());
+    }
+    for (name, kind, min, max, default) in [
+        ("Пятибалльная", "points", Some(1_i16), Some(5_i16), 1_i16),
+        ("Зачёт/незачёт", "pass_fail", None, None, 0),
+    ] {
+        diesel::insert_into(grade_scales::table)
+            .values((
+                grade_scales::school_id.eq(school.get()),
+                grade_scales::name.eq(name),
+                grade_scales::kind.eq(kind),
+                grade_scales::min_points.eq(min),
+                grade_scales::max_points.eq(max),
+                grade_scales::is_default.eq(default),
+            ))
+            .execute(conn)?;
+    }
+    for (name, weight) in DEFAULT_WORK_TYPES {
+        diesel::insert_into(work_types::table)
+            .values((
+                work_types::school_id.eq(school.get()),
+                work_types::name.eq(name),
+                work_types::weight.eq(i16::from(weight)),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The school's scales, by id.
+///
+/// # Errors
+/// On a database failure or a stored scale that breaks its own rules.
+pub fn scales(conn: &mut DbConnection, school: SchoolId) -> Result<Vec<ScaleRow>> {
+    let rows: Vec<StoredScale> = grade_scales::table
+        .filter(grade_scales::school_id.eq(school.get()))
+        .order(grade_scales::id.asc())
+        .select(StoredScale::as_select())
+        .load(conn)?;
+    rows.into_iter()
+        .map(|row| {
+            let scale = Scale::from_stored(
+                &row.kind,
+                row.min_points.map(i64::from),
+                row.max_points.map(i64::from),
+            )
+            .map_err(|e| PersistenceError::Migration(format!("grade scale {}: {e}", row.id)))?;
+            Ok(ScaleRow {
+                id: row.id,
+                name: row.name,
+                scale,
+                is_default: row.is_default != 0,
+            })
+        })
+        .collect()
+}
+
+/// The school's work types, by id.
+///
+/// # Errors
+/// On a database failure.
+pub fn work_types(conn: &mut DbConnection, school: SchoolId) -> Result<Vec<WorkType>> {
+    work_types::table
+        .filter(work_types::school_id.eq(school.get()))
+        .order(work_types::id.asc())
+        .select((work_types::id, work_types::name, work_types::weight))
+        .load(conn)
+        .map_err(Into::into)
+}
+
+/// A lesson to add by hand.
+#[derive(Debug, Clone)]
+pub struct NewLesson<'a> {
+    pub school: SchoolId,
+    pub class: ClassId,
+    pub subject: SubjectId,
+    pub teacher: UserId,
+    pub date: NaiveDate,
+    pub number: i16,
+    pub room: Option<&'a str>,
+    pub topic: Option<&'a str>,
+    pub homework: Option<&'a str>,
+    pub at: NaiveDateTime,
+}
+
+/// A lesson.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = lessons)]
+pub struct Lesson {
+    pub id: i64,
+    pub school_id: i64,
+    pub class_id: i64,
+    pub subject_id: i64,
+    pub teacher_user_id: i64,
+    pub lesson_date: NaiveDate,
+    pub number: i16,
+    pub room: Option<String>,
+    pub topic: Option<String>,
+    pub homework: Option<String>,
+    pub comment: Option<String>,
+    pub held_at: Option<NaiveDateTime>,
+    pub cancelled_at: Option<NaiveDateTime>,
+    pub first_entry_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+/// # Errors
+/// On a broken reference or a database failure.
+pub fn insert_lesson(conn: &mut DbConnection, new: &NewLesson<'_>) -> Result<Lesson> {
+    let id: i64 = diesel::insert_into(lessons::table)
+        .values((
+            lessons::school_id.eq(new.school.get()),
+            lessons::class_id.eq(new.class.get()),
+            lessons::subject_id.eq(new.subject.get()),
+            lessons::teacher_user_id.eq(new.teacher.get()),
+            lessons::lesson_date.eq(new.date),
+            lessons::number.eq(new.number),
+            lessons::room.eq(new.room),
+            lessons::topic.eq(new.topic),
+            lessons::homework.eq(new.homework),
+            lessons::created_at.eq(new.at),
+        ))
+        .returning(lessons::id)
+        .get_result(conn)?;
+    find_lesson(conn, id)
+}
+
+/// # Errors
+/// [`PersistenceError::NotFound`] for an unknown lesson.
+pub fn find_lesson(conn: &mut DbConnection, id: i64) -> Result<Lesson> {
+    lessons::table
+        .find(id)
+        .select(Lesson::as_select())
+        .first(conn)
+        .map_err(Into::into)
+}
+
+/// A grade as stored.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = grades)]
+pub struct Grade {
+    pub id: i64,
+    pub school_id: i64,
+    pub lesson_id: i64,
+    pub student_id: i64,
+    pub work_type_id: i64,
+    pub scale_id: i64,
+    pub value: String,
+    pub comment: Option<String>,
+    pub client_id: String,
+    pub version: i32,
+    pub created_by: Option<i64>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub deleted_at: Option<NaiveDateTime>,
+}
+
+/// The lesson's grades that are not deleted, by id.
+///
+/// # Errors
+/// On a database failure.
+pub fn lesson_grades(conn: &mut DbConnection, lesson: i64) -> Result<Vec<Grade>> {
+    grades::table
+        .filter(grades::lesson_id.eq(lesson))
+        .filter(grades::deleted_at.is_null())
+        .order(grades::id.asc())
+        .select(Grade::as_select())
+        .load(conn)
+        .map_err(Into::into)
+}
+
+/// # Errors
+/// [`PersistenceError::NotFound`] for an unknown grade.
+pub fn find_grade(conn: &mut DbConnection, id: i64) -> Result<Grade> {
+    grades::table
+        .find(id)
+        .select(Grade::as_select())
+        .first(conn)
+        .map_err(Into::into)
+}
+
+/// Who makes a change: a person or an integrator client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    Person(UserId),
+    Integrator(IntegratorId),
+}
+
+impl Actor {
+    fn columns(self) -> (Option<i64>, Option<i64>) {
+        match self {
+            Self::Person(u) => (Some(u.get()), None),
+            Self::Integrator(c) => (None, Some(c.get())),
+        }
+    }
+
+    /// The idempotency records' key of the caller.
+    #[must_use]
+    pub fn caller_key(self) -> String {
+        match self {
+            Self::Person(u) => format!("user:{}", u.get()),
+            Self::Integrator(c) => format!("integrator:{}", c.get()),
+        }
+    }
+}
+
+/// One grade to give.
+#[derive(Debug, Clone)]
+pub struct NewGrade {
+    pub student: StudentId,
+    pub work_type: i64,
+    pub scale: i64,
+    /// The canonical stored value (checked against its scale by the caller).
+    pub value: String,
+    pub comment: Option<String>,
+    pub client_id: String,
+}
+
+/// An idempotency key with the hash of the request it came with.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    pub key: String,
+    pub request_hash: String,
+}
+
+/// A stored answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAnswer {
+    pub status: u16,
+    pub body: String,
+}
+
+/// What a grading request led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Graded {
+    /// The grades were written; the answer was stored under the key.
+    Written(StoredAnswer),
+    /// The key was used before with the same request: its first answer.
+    Replayed(StoredAnswer),
+    /// The key was used before with another request.
+    KeyReused,
+}
+
+/// The stored answer under a key, if any ([`Graded::Replayed`] for the same request,
+/// [`Graded::KeyReused`] for another).
+///
+/// # Errors
+/// On a database failure.
+pub fn stored_answer(
+    conn: &mut DbConnection,
+    actor: Actor,
+    idempotency: &Idempotency,
+) -> Result<Option<Graded>> {
+    let found: Option<(String, i16, String)> = idempotency_records::table
+        .filter(idempotency_records::caller.eq(actor.caller_key()))
+        .filter(idempotency_records::idempotency_key.eq(&idempotency.key))
+        .select((
+            idempotency_records::request_hash,
+            idempotency_records::status,
+            idempotency_records::response_body,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(found.map(|(hash, status, body)| {
+        if hash == idempotency.request_hash {
+            Graded::Replayed(StoredAnswer {
+                status: u16::try_from(status).unwrap_or(200),
+                body,
+            })
+        } else {
+            Graded::KeyReused
+        }
+    }))
+}
+
+/// Gives a lesson's grades, all or none, with one `created` history event each, marks the
+/// lesson's first entry, and stores the answer `respond` builds under the idempotency key, in
+/// one transaction. A key seen before answers with its first answer instead (or
+/// [`Graded::KeyReused`] for another request); of two concurrent requests with one key, one
+/// writes and the other replays.
+///
+/// # Errors
+/// [`PersistenceError::Conflict`] when a client id was used in this lesson by another
+/// request; on a database failure. Nothing is written then.
+pub fn give_grades(
+    conn: &mut DbConnection,
+    lesson: &Lesson,
+    actor: Actor,
+    idempotency: &Idempotency,
+    new: &[NewGrade],
+    at: NaiveDateTime,
+    respond: &dyn Fn(&[Grade]) -> StoredAnswer,
+) -> Result<Graded> {
+    let attempt = |conn: &mut DbConnection| -> Result<Graded> {
+        conn.transaction(|conn| {
+            // Take the lesson's row lock (PostgreSQL) or the write lock (SQLite) first: two
+            // requests grading one lesson run one after the other, and the second sees the
+            // first's stored answer.
+            diesel::update(lessons::table.filter(lessons::id.eq(lesson.id)))
+                .set(lessons::first_entry_at.eq(lessons::first_entry_at))
+                .execute(conn)?;
+            if let Some(stored) = stored_answer(conn, actor, idempotency)? {
+                return Ok(stored);
+            }
+            let (user, client) = actor.columns();
+            let mut written = Vec::with_capacity(new.len());
+            for grade in new {
+                let id: i64 = diesel::insert_into(grades::table)
+                    .values((
+                        grades::school_id.eq(lesson.school_id),
+                        grades::lesson_id.eq(lesson.id),
+                        grades::student_id.eq(grade.student.get()),
+                        grades::work_type_id.eq(grade.work_type),
+                        grades::scale_id.eq(grade.scale),
+                        grades::value.eq(&grade.value),
+                        grades::comment.eq(&grade.comment),
+                        grades::client_id.eq(&grade.client_id),
+                        grades::created_by.eq(user),
+                        grades::created_at.eq(at),
+                        grades::updated_at.eq(at),
+                    ))
+                    .returning(grades::id)
+                    .get_result(conn)?;
+                diesel::insert_into(grade_events::table)
+                    .values((
+                        grade_events::school_id.eq(lesson.school_id),
+                        grade_events::grade_id.eq(id),
+                        grade_events::version.eq(1),
+                        grade_events::action.eq("created"),
+                        grade_events::new_value.eq(&grade.value),
+                        grade_events::new_comment.eq(&grade.comment),
+                        grade_events::actor_user_id.eq(user),
+                        grade_events::actor_client_id.eq(client),
+                        grade_events::occurred_at.eq(at),
+                    ))
+                    .execute(conn)?;
+                written.push(find_grade(conn, id)?);
+            }
+            diesel::update(
+                lessons::table
+                    .filter(lessons::id.eq(lesson.id))
+                    .filter(lessons::first_entry_at.is_null()),
+            )
+            .set(lessons::first_entry_at.eq(at))
+            .execute(conn)?;
+            let answer = respond(&written);
+            diesel::insert_into(idempotency_records::table)
+                .values((
+                    idempotency_records::school_id.eq(lesson.school_id),
+                    idempotency_records::caller.eq(actor.caller_key()),
+                    idempotency_records::idempotency_key.eq(&idempotency.key),
+                    idempotency_records::request_hash.eq(&idempotency.request_hash),
+                    idempotency_records::status.eq(i16::try_from(answer.status).unwrap_or(200)),
+                    idempotency_records::response_body.eq(&answer.body),
+                    idempotency_records::created_at.eq(at),
+                ))
+                .execute(conn)?;
+            Ok(Graded::Written(answer))
+        })
+    };
+    match attempt(conn) {
+        // A concurrent request with the same key committed first: answer as it did.
+        Err(PersistenceError::Conflict(cause)) => {
+            match conn.transaction(|conn| stored_answer(conn, actor, idempotency))? {
+                Some(stored) => Ok(stored),
+                None => Err(PersistenceError::Conflict(cause)),
+            }
+        }
+        other => other,
+    }
+}
+
+/// One version of a grade.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = grade_events)]
+pub struct GradeEvent {
+    pub id: i64,
+    pub school_id: i64,
+    pub grade_id: i64,
+    pub version: i32,
+    pub action: String,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+    pub old_comment: Option<String>,
+    pub new_comment: Option<String>,
+    pub reason: Option<String>,
+    pub actor_user_id: Option<i64>,
+    pub actor_client_id: Option<i64>,
+    pub occurred_at: NaiveDateTime,
+}
+
+/// A grade's history, oldest first.
+///
+/// # Errors
+/// On a database failure.
+pub fn grade_history(conn: &mut DbConnection, grade: i64) -> Result<Vec<GradeEvent>> {
+    grade_events::table
+        .filter(grade_events::grade_id.eq(grade))
+        .order(grade_events::version.asc())
+        .select(GradeEvent::as_select())
+        .load(conn)
+        .map_err(Into::into)
+}
