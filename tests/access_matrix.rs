@@ -170,9 +170,9 @@ fn rule_of(operation: &str) -> Option<Rule> {
         "get_liveness" | "get_readiness" | "get_api_index" | "post_login" | "post_refresh"
         | "post_token" | "post_activate" => Rule::Public,
         "get_me" | "post_logout" => Rule::OwnAccount,
-        "get_student" | "get_grade_history" => Rule::ReadStudent,
+        "get_student" | "get_grade_history" | "get_grade" => Rule::ReadStudent,
         "list_class_students" | "get_lesson" => Rule::ReadClass,
-        "create_lesson" | "grade_lesson" => Rule::WriteLesson,
+        "create_lesson" | "grade_lesson" | "patch_grade" | "delete_grade" => Rule::WriteLesson,
         "list_people"
         | "create_people"
         | "get_person"
@@ -756,6 +756,19 @@ fn request(
             let id = world.lessons.get(target).copied().unwrap_or(MISSING);
             (format!("{v1}/lessons/{id}"), None)
         }
+        "get_grade" => {
+            let id = world.grades.get(target).copied().unwrap_or(MISSING);
+            (format!("{v1}/grades/{id}"), None)
+        }
+        "patch_grade" | "delete_grade" => {
+            let id = if target < 3 {
+                fresh_grade(conn, world, target, n)
+            } else {
+                MISSING
+            };
+            let body = (operation == "patch_grade").then(|| json!({"value": 3}));
+            (format!("{v1}/grades/{id}"), body)
+        }
         "get_grade_history" => {
             // Targets: the family's student, the 7В student, the other school's, missing.
             let id = world.grades.get(target).copied().unwrap_or(MISSING);
@@ -807,6 +820,46 @@ fn request(
         }
         other => panic!("no request is written for operation {other}"),
     }
+}
+
+/// A new grade in the world's lesson `target` (of its student); returns its id.
+fn fresh_grade(conn: &mut DbConnection, world: &World, target: usize, n: usize) -> i64 {
+    let lesson = ok(journal::find_lesson(conn, world.lessons[target]));
+    let student = [
+        world.family_student,
+        world.outside_student,
+        world.other_student,
+    ][target];
+    let school = SchoolId(lesson.school_id);
+    let work_type = ok(journal::work_types(conn, school))[0].id;
+    let scale = ok(journal::scales(conn, school))[0].id;
+    ok(journal::give_grades(
+        conn,
+        &lesson,
+        journal::Actor::Person(world.admin),
+        &journal::Idempotency {
+            key: format!("fresh-{n}"),
+            request_hash: String::new(),
+        },
+        &[journal::NewGrade {
+            student,
+            work_type,
+            scale,
+            value: "4".into(),
+            comment: None,
+            client_id: format!("fresh-{n}"),
+        }],
+        Utc::now().naive_utc(),
+        &|_| journal::StoredAnswer {
+            status: 201,
+            body: String::new(),
+        },
+    ));
+    ok(journal::lesson_grades(conn, lesson.id))
+        .iter()
+        .find(|g| g.client_id == format!("fresh-{n}"))
+        .map(|g| g.id)
+        .unwrap_or_else(|| panic!("no fresh grade"))
 }
 
 fn client_pk(conn: &mut DbConnection, client_id: &str) -> i64 {
@@ -885,11 +938,13 @@ async fn every_operation_answers_every_caller_as_the_rules_say(backend: Backend)
                             .set_form([("grant_type", "password")]),
                     )
                     .await
-                } else if id == "grade_lesson" {
+                } else if matches!(id.as_str(), "grade_lesson" | "patch_grade" | "delete_grade") {
+                    let grade = path.rsplit('/').next().unwrap_or_default();
                     let mut request = actix_web::test::TestRequest::default()
                         .method(method.clone())
                         .uri(&path)
-                        .insert_header(("Idempotency-Key", format!("matrix-{n}")));
+                        .insert_header(("Idempotency-Key", format!("matrix-{n}")))
+                        .insert_header(("If-Match", format!("\"g{grade}v1\"")));
                     if !token.is_empty() {
                         request =
                             request.insert_header(("Authorization", format!("Bearer {token}")));

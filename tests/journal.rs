@@ -15,7 +15,12 @@ on_both_backends!(
     one_bad_entry_refuses_the_request_and_names_itself,
     concurrent_retries_grade_once,
     every_grade_has_its_history_for_whoever_may_read_it,
+    a_stale_etag_overwrites_nothing_and_deletion_is_recorded,
+    a_locked_term_is_changed_only_by_the_administration_with_a_reason,
 );
+
+/// A school day inside the demo's second term (so the test does not depend on today's date).
+const LESSON_DAY: &str = "2026-11-23";
 
 /// The demo, the teacher's token, a fresh lesson of 5А in the teacher's subject, and the
 /// lesson as answered (with the school's work types and scales).
@@ -58,7 +63,7 @@ async fn day(backend: Backend) -> Day {
         .post_as(
             &teacher,
             &format!("/api/v1/classes/{class}/lessons"),
-            &json!({"date": chrono::Utc::now().date_naive(), "number": 2, "subject_id": subject, "topic": "Имя существительное"}),
+            &json!({"date": LESSON_DAY, "number": 2, "subject_id": subject, "topic": "Имя существительное"}),
         )
         .await;
     assert_eq!(
@@ -365,4 +370,253 @@ async fn every_grade_has_its_history_for_whoever_may_read_it(backend: Backend) {
         .await;
     missing.assert_problem(404, "not_found");
     assert_eq!(other.body, missing.body);
+}
+
+async fn send(
+    app: &TestApp,
+    token: &str,
+    method: Method,
+    path: &str,
+    if_match: Option<&str>,
+    body: Option<&Value>,
+) -> Reply {
+    let mut request = TestRequest::default()
+        .method(method)
+        .uri(path)
+        .insert_header(("Authorization", format!("Bearer {token}")));
+    if let Some(tag) = if_match {
+        request = request.insert_header(("If-Match", tag.to_owned()));
+    }
+    if let Some(body) = body {
+        request = request.set_json(body);
+    }
+    app.call(request).await
+}
+
+/// Grades the first student 4 and returns the grade's id.
+async fn one_grade(d: &Day) -> i64 {
+    let body = json!({"grades": [
+        {"client_id": "one", "student_id": d.students[0], "work_type_id": d.work_type(1), "value": 4}
+    ]});
+    let reply = d.grade(Some("one-key"), &body).await;
+    assert_eq!(reply.status, 201);
+    num(&reply.json()["grades"][0]["id"])
+}
+
+async fn a_stale_etag_overwrites_nothing_and_deletion_is_recorded(backend: Backend) {
+    let d = day(backend).await;
+    let id = one_grade(&d).await;
+    let path = format!("/api/v1/grades/{id}");
+    let read = d.app.get_as(&d.teacher, &path).await;
+    assert_eq!(read.status, 200);
+    let first_tag = read.header("etag").unwrap_or_default().to_owned();
+    assert_eq!(read.json()["etag"], first_tag.as_str());
+
+    // No If-Match: 428; a changed grade: 200 with a new ETag.
+    let change = json!({"value": 5, "reason": "пересдача"});
+    let bare = send(
+        &d.app,
+        &d.teacher,
+        Method::PATCH,
+        &path,
+        None,
+        Some(&change),
+    )
+    .await;
+    bare.assert_problem(428, "precondition_required");
+    let changed = send(
+        &d.app,
+        &d.teacher,
+        Method::PATCH,
+        &path,
+        Some(&first_tag),
+        Some(&change),
+    )
+    .await;
+    assert_eq!(
+        changed.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&changed.body)
+    );
+    let second_tag = changed.header("etag").unwrap_or_default().to_owned();
+    assert_ne!(second_tag, first_tag);
+    assert_eq!(changed.json()["value"], 5);
+    assert_eq!(changed.json()["version"], 2);
+
+    // A second teacher app still holding the first ETag overwrites nothing.
+    let stale = json!({"value": 2});
+    let refused = send(
+        &d.app,
+        &d.teacher,
+        Method::PATCH,
+        &path,
+        Some(&first_tag),
+        Some(&stale),
+    )
+    .await;
+    refused.assert_problem(412, "precondition_failed");
+    assert_eq!(d.app.get_as(&d.teacher, &path).await.json()["value"], 5);
+    let out_of_scale = json!({"value": 7});
+    let bad = send(
+        &d.app,
+        &d.teacher,
+        Method::PATCH,
+        &path,
+        Some(&second_tag),
+        Some(&out_of_scale),
+    )
+    .await;
+    let problem = bad.assert_problem(422, "validation_failed");
+    assert_eq!(problem["errors"][0]["field"], "value");
+
+    // Deleting needs the current ETag too; afterwards the grade is gone but not lost.
+    let stale_delete = send(
+        &d.app,
+        &d.teacher,
+        Method::DELETE,
+        &path,
+        Some(&first_tag),
+        None,
+    )
+    .await;
+    stale_delete.assert_problem(412, "precondition_failed");
+    let delete_path = format!("{path}?reason=%D0%BE%D1%88%D0%B8%D0%B1%D0%BA%D0%B0");
+    let deleted = send(
+        &d.app,
+        &d.teacher,
+        Method::DELETE,
+        &delete_path,
+        Some(&second_tag),
+        None,
+    )
+    .await;
+    assert_eq!(
+        deleted.status,
+        204,
+        "{}",
+        String::from_utf8_lossy(&deleted.body)
+    );
+    d.app
+        .get_as(&d.teacher, &path)
+        .await
+        .assert_problem(404, "not_found");
+    assert!(d.stored_grades().await.is_empty());
+    let again = send(
+        &d.app,
+        &d.teacher,
+        Method::DELETE,
+        &path,
+        Some(&second_tag),
+        None,
+    )
+    .await;
+    again.assert_problem(404, "not_found");
+
+    let history = d
+        .app
+        .get_as(&d.teacher, &format!("{path}/history"))
+        .await
+        .json();
+    let items = history["items"].as_array().cloned().unwrap_or_default();
+    let summary: Vec<(Value, Value, Value, Value)> = items
+        .iter()
+        .map(|e| {
+            (
+                e["action"].clone(),
+                e["old_value"].clone(),
+                e["new_value"].clone(),
+                e["reason"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (json!("created"), Value::Null, json!(4), Value::Null),
+            (json!("changed"), json!(4), json!(5), json!("пересдача")),
+            (json!("deleted"), json!(5), Value::Null, json!("ошибка")),
+        ]
+    );
+}
+
+async fn a_locked_term_is_changed_only_by_the_administration_with_a_reason(backend: Backend) {
+    use diesel::prelude::*;
+    use persistence::schema::terms;
+    let d = day(backend).await;
+    let id = one_grade(&d).await;
+    let school = num(&d.lesson["school_id"]);
+    {
+        let mut conn = d.app.pool().get().unwrap_or_else(|e| panic!("{e}"));
+        let day = chrono::NaiveDate::parse_from_str(LESSON_DAY, "%Y-%m-%d").unwrap_or_default();
+        let locked = diesel::update(
+            terms::table
+                .filter(terms::school_id.eq(school))
+                .filter(terms::starts_on.le(day))
+                .filter(terms::ends_on.ge(day)),
+        )
+        .set(terms::locked_at.eq(chrono::Utc::now().naive_utc()))
+        .execute(&mut conn)
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(locked, 1, "the lesson's term");
+    }
+    let path = format!("/api/v1/grades/{id}");
+    let tag = d
+        .app
+        .get_as(&d.teacher, &path)
+        .await
+        .header("etag")
+        .unwrap_or_default()
+        .to_owned();
+    let change = json!({"value": 5, "reason": "пересдача"});
+    let teacher = send(
+        &d.app,
+        &d.teacher,
+        Method::PATCH,
+        &path,
+        Some(&tag),
+        Some(&change),
+    )
+    .await;
+    teacher.assert_problem(409, "conflict");
+    let teacher_delete = send(&d.app, &d.teacher, Method::DELETE, &path, Some(&tag), None).await;
+    teacher_delete.assert_problem(409, "conflict");
+
+    let (admin, _) = d.app.tokens("demo-admin").await;
+    let reasonless = json!({"value": 5});
+    let refused = send(
+        &d.app,
+        &admin,
+        Method::PATCH,
+        &path,
+        Some(&tag),
+        Some(&reasonless),
+    )
+    .await;
+    let problem = refused.assert_problem(422, "validation_failed");
+    assert_eq!(problem["errors"][0]["field"], "reason");
+    let changed = send(
+        &d.app,
+        &admin,
+        Method::PATCH,
+        &path,
+        Some(&tag),
+        Some(&change),
+    )
+    .await;
+    assert_eq!(
+        changed.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&changed.body)
+    );
+    let history = d
+        .app
+        .get_as(&admin, &format!("{path}/history"))
+        .await
+        .json();
+    let admin_id = num(&d.app.get_as(&admin, "/api/v1/me").await.json()["id"]);
+    assert_eq!(history["items"][1]["reason"], "пересдача");
+    assert_eq!(history["items"][1]["actor_user_id"], admin_id);
+    assert_eq!(history["items"].as_array().map(Vec::len), Some(2));
 }

@@ -115,6 +115,8 @@ pub enum ApiError {
     Conflict(String),
     #[error("precondition failed")]
     PreconditionFailed,
+    #[error("precondition required")]
+    PreconditionRequired,
     #[error("payload too large (limit {limit} bytes)")]
     PayloadTooLarge { limit: usize },
     #[error("unsupported media type")]
@@ -154,6 +156,7 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Conflict(_) => "conflict",
             Self::PreconditionFailed => "precondition_failed",
+            Self::PreconditionRequired => "precondition_required",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::Validation(_) => "validation_failed",
@@ -174,6 +177,7 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => "Method not allowed",
             Self::Conflict(_) => "The request conflicts with the current state",
             Self::PreconditionFailed => "The resource has changed since you read it",
+            Self::PreconditionRequired => "Send If-Match with the ETag you read",
             Self::PayloadTooLarge { .. } => "The request body is too large",
             Self::UnsupportedMediaType { .. } => "Unsupported media type",
             Self::Validation(_) => "The request is not valid",
@@ -224,6 +228,9 @@ impl ApiError {
             | Self::Forbidden
             | Self::NotFound
             | Self::PreconditionFailed => None,
+            Self::PreconditionRequired => Some(
+                "changing or deleting needs an If-Match header with the resource's ETag".to_owned(),
+            ),
         }
     }
 
@@ -258,6 +265,7 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,

@@ -451,3 +451,121 @@ pub fn grade_history(conn: &mut DbConnection, grade: i64) -> Result<Vec<GradeEve
         .load(conn)
         .map_err(Into::into)
 }
+
+/// A change to a grade; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct GradeChange {
+    /// The new canonical value (checked against the grade's scale by the caller).
+    pub value: Option<String>,
+    /// `Some(None)` clears the comment.
+    pub comment: Option<Option<String>>,
+    pub work_type: Option<i64>,
+}
+
+/// What a change or a deletion led to.
+#[derive(Debug, Clone)]
+pub enum Changed {
+    /// Done; the grade as it is now (for a deletion, as it was deleted).
+    Done(Grade),
+    /// The grade is at another version than the caller read: nothing changed.
+    Stale(Grade),
+    /// No such grade, or it was deleted.
+    Gone,
+}
+
+/// Changes a grade at `expected` version (optimistic locking), or deletes it when `change` is
+/// `None`, recording the old and new value, the actor and the reason, in one transaction.
+///
+/// # Errors
+/// On a database failure; nothing is written then.
+pub fn change_grade(
+    conn: &mut DbConnection,
+    id: i64,
+    expected: i32,
+    change: Option<&GradeChange>,
+    reason: Option<&str>,
+    actor: Actor,
+    at: NaiveDateTime,
+) -> Result<Changed> {
+    conn.transaction(|conn| {
+        let current: Option<Grade> = grades::table
+            .find(id)
+            .filter(grades::deleted_at.is_null())
+            .select(Grade::as_select())
+            .first(conn)
+            .optional()?;
+        let Some(current) = current else {
+            return Ok(Changed::Gone);
+        };
+        if current.version != expected {
+            return Ok(Changed::Stale(current));
+        }
+        let target = grades::table
+            .filter(grades::id.eq(id))
+            .filter(grades::version.eq(expected))
+            .filter(grades::deleted_at.is_null());
+        let (action, new_value, new_comment, updated) = match change {
+            Some(change) => {
+                let value = change
+                    .value
+                    .clone()
+                    .unwrap_or_else(|| current.value.clone());
+                let comment = change
+                    .comment
+                    .clone()
+                    .unwrap_or_else(|| current.comment.clone());
+                let work_type = change.work_type.unwrap_or(current.work_type_id);
+                let n = diesel::update(target)
+                    .set((
+                        grades::value.eq(&value),
+                        grades::comment.eq(&comment),
+                        grades::work_type_id.eq(work_type),
+                        grades::version.eq(expected + 1),
+                        grades::updated_at.eq(at),
+                    ))
+                    .execute(conn)?;
+                ("changed", Some(value), comment, n)
+            }
+            None => {
+                let n = diesel::update(target)
+                    .set((
+                        grades::deleted_at.eq(at),
+                        grades::version.eq(expected + 1),
+                        grades::updated_at.eq(at),
+                    ))
+                    .execute(conn)?;
+                ("deleted", None, None, n)
+            }
+        };
+        if updated == 0 {
+            // Another change committed between the read and the write.
+            return Ok(Changed::Stale(find_grade(conn, id)?));
+        }
+        let (user, client) = actor.columns();
+        diesel::insert_into(grade_events::table)
+            .values((
+                grade_events::school_id.eq(current.school_id),
+                grade_events::grade_id.eq(id),
+                grade_events::version.eq(expected + 1),
+                grade_events::action.eq(action),
+                grade_events::old_value.eq(Some(&current.value)),
+                grade_events::new_value.eq(&new_value),
+                grade_events::old_comment.eq(&current.comment),
+                grade_events::new_comment.eq(&new_comment),
+                grade_events::reason.eq(reason),
+                grade_events::actor_user_id.eq(user),
+                grade_events::actor_client_id.eq(client),
+                grade_events::occurred_at.eq(at),
+            ))
+            .execute(conn)?;
+        Ok(Changed::Done(find_grade(conn, id)?))
+    })
+}
+
+/// Whether the term holding `date` in the school is locked.
+///
+/// # Errors
+/// On a database failure.
+pub fn term_locked(conn: &mut DbConnection, school: SchoolId, date: NaiveDate) -> Result<bool> {
+    Ok(crate::schools::term_on(conn, school, date)?.is_some_and(|t| t.locked_at.is_some()))
+}

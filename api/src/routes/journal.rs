@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use actix_web::http::header::HeaderName;
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::access::{self, LessonEntry, LessonRef, Operation, Record};
 use domain::grading::RawValue;
@@ -74,7 +74,16 @@ pub struct GradeView {
     pub comment: Option<String>,
     /// Starts at 1; each change adds one.
     pub version: i32,
+    /// Send as `If-Match` to change or delete the grade.
+    #[schema(example = "\"g17v1\"")]
+    pub etag: String,
     pub created_at: DateTime<Utc>,
+}
+
+/// The strong ETag of a grade at a version.
+#[must_use]
+pub fn grade_etag(id: i64, version: i32) -> String {
+    format!("\"g{id}v{version}\"")
 }
 
 impl From<journal::Grade> for GradeView {
@@ -91,6 +100,7 @@ impl From<journal::Grade> for GradeView {
             scale_id: g.scale_id,
             value,
             comment: g.comment,
+            etag: grade_etag(g.id, g.version),
             version: g.version,
             created_at: utc(g.created_at),
         }
@@ -660,32 +670,8 @@ pub async fn get_grade_history(
     path: web::Path<i64>,
 ) -> Result<web::Json<GradeHistory>, ApiError> {
     let id = path.into_inner();
-    let today = Utc::now().date_naive();
     let events = db(&state, move |conn| {
-        let grade = match journal::find_grade(conn, id) {
-            Ok(grade) => Some(grade),
-            Err(persistence::PersistenceError::NotFound) => None,
-            Err(e) => return Err(e.into()),
-        };
-        let student = match &grade {
-            Some(g) => {
-                let on = journal::find_lesson(conn, g.lesson_id)?.lesson_date;
-                persistence::access::student(conn, StudentId(g.student_id), on.min(today))?
-            }
-            None => None,
-        };
-        let Some(student) = student else {
-            enforce(access::when_missing(
-                &caller.principal,
-                Operation::ReadStudent(Record::Grades),
-            ))?;
-            return Err(ApiError::NotFound);
-        };
-        enforce(access::read_student(
-            &caller.principal,
-            &student,
-            Record::Grades,
-        ))?;
+        readable_grade(conn, &caller, id, true)?;
         Ok(journal::grade_history(conn, id)?)
     })
     .await?;
@@ -707,4 +693,370 @@ pub async fn get_grade_history(
             })
             .collect(),
     }))
+}
+
+/// The grade, if the caller may read its student's grades; 403/404 by the rules otherwise (a
+/// deleted grade is answered 404, its history stays readable).
+fn readable_grade(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: i64,
+    include_deleted: bool,
+) -> Result<journal::Grade, ApiError> {
+    let today = Utc::now().date_naive();
+    let grade = match journal::find_grade(conn, id) {
+        Ok(grade) if include_deleted || grade.deleted_at.is_none() => Some(grade),
+        Ok(_) | Err(persistence::PersistenceError::NotFound) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let student = match &grade {
+        Some(g) => {
+            let on = journal::find_lesson(conn, g.lesson_id)?.lesson_date;
+            persistence::access::student(conn, StudentId(g.student_id), on.min(today))?
+        }
+        None => None,
+    };
+    let (Some(grade), Some(student)) = (grade, student) else {
+        enforce(access::when_missing(
+            &caller.principal,
+            Operation::ReadStudent(Record::Grades),
+        ))?;
+        return Err(ApiError::NotFound);
+    };
+    enforce(access::read_student(
+        &caller.principal,
+        &student,
+        Record::Grades,
+    ))?;
+    Ok(grade)
+}
+
+/// The version an `If-Match` header names for this grade.
+fn if_match(req: &HttpRequest, id: i64) -> Result<i32, ApiError> {
+    let value = req
+        .headers()
+        .get(actix_web::http::header::IF_MATCH)
+        .ok_or(ApiError::PreconditionRequired)?
+        .to_str()
+        .map_err(|_| ApiError::PreconditionFailed)?
+        .trim();
+    let inner = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .ok_or(ApiError::PreconditionFailed)?;
+    let (grade, version) = inner
+        .strip_prefix('g')
+        .and_then(|v| v.split_once('v'))
+        .ok_or(ApiError::PreconditionFailed)?;
+    if grade.parse::<i64>().ok() != Some(id) {
+        return Err(ApiError::PreconditionFailed);
+    }
+    version.parse().map_err(|_| ApiError::PreconditionFailed)
+}
+
+fn actor_of(caller: &Caller) -> Actor {
+    match &caller.principal {
+        domain::access::Principal::Person { user, .. } => Actor::Person(*user),
+        domain::access::Principal::Integrator { client, .. } => Actor::Integrator(*client),
+    }
+}
+
+/// The grade and its lesson, if the caller may change it; in a locked term only the
+/// administration may, and only with a reason.
+fn writable_grade(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: i64,
+    reason: Option<&str>,
+) -> Result<(journal::Grade, journal::Lesson), ApiError> {
+    let grade = match journal::find_grade(conn, id) {
+        Ok(grade) if grade.deleted_at.is_none() => Some(grade),
+        Ok(_) | Err(persistence::PersistenceError::NotFound) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let Some(grade) = grade else {
+        enforce(access::when_missing(
+            &caller.principal,
+            Operation::WriteLesson(LessonEntry::Grades),
+        ))?;
+        return Err(ApiError::NotFound);
+    };
+    let (lesson_ref, lesson) = writable_lesson(conn, caller, grade.lesson_id, LessonEntry::Grades)?;
+    if journal::term_locked(conn, SchoolId(lesson.school_id), lesson.lesson_date)? {
+        if !access::change_locked(&caller.principal, &lesson_ref).is_allowed() {
+            return Err(ApiError::Conflict(
+                "the term is locked: only the school's administration may change its grades, \
+                 with a reason"
+                    .into(),
+            ));
+        }
+        if reason.is_none_or(|r| r.trim().is_empty()) {
+            return Err(ApiError::field(
+                "reason",
+                "required",
+                "a change in a locked term needs a reason",
+            ));
+        }
+    }
+    Ok((grade, lesson))
+}
+
+fn with_etag(grade: journal::Grade) -> HttpResponse {
+    let etag = grade_etag(grade.id, grade.version);
+    HttpResponse::Ok()
+        .insert_header((actix_web::http::header::ETAG, etag))
+        .json(GradeView::from(grade))
+}
+
+/// Show a grade
+///
+/// The grade with its `ETag` (also in the body as `etag`), to change or delete it. For
+/// whoever may read the student's grades.
+#[utoipa::path(
+    tag = "journal",
+    params(("grade_id" = i64, Path, description = "The grade")),
+    responses(
+        (status = 200, description = "The grade", body = GradeView, headers(("ETag" = String, description = "The grade's version"))),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The integrator lacks `grades:read`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such grade visible to the caller, or deleted", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = ["grades:read"]))
+)]
+#[get("/grades/{grade_id}")]
+pub async fn get_grade(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let grade = db(&state, move |conn| readable_grade(conn, &caller, id, false)).await?;
+    Ok(with_etag(grade))
+}
+
+/// A change to a grade.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GradePatch {
+    /// A new value on the grade's scale.
+    #[serde(default)]
+    pub value: Option<ValueInput>,
+    /// A new comment; `null` clears it.
+    #[serde(default, with = "double_option")]
+    #[validate(length(max = 500, message = "must be at most 500 characters"))]
+    #[schema(value_type = Option<String>, max_length = 500)]
+    pub comment: Option<Option<String>>,
+    /// Another work type of the school.
+    #[serde(default)]
+    pub work_type_id: Option<i64>,
+    /// Why: kept in the history; required in a locked term.
+    #[serde(default)]
+    #[validate(length(min = 1, max = 500, message = "must be 1 to 500 characters"))]
+    #[schema(min_length = 1, max_length = 500)]
+    pub reason: Option<String>,
+}
+
+mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<Option<String>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        value.serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
+        Option::<String>::deserialize(deserializer).map(Some)
+    }
+}
+
+/// Change a grade
+///
+/// Changes a grade's value, comment or work type. Send `If-Match` with the `ETag` you read:
+/// a grade changed meanwhile gets 412 and nothing is overwritten; no `If-Match` gets 428.
+/// The old and new values, who and why go to the grade's history. In a locked term only the
+/// school's administration may change a grade, with a `reason`.
+#[utoipa::path(
+    tag = "journal",
+    params(
+        ("grade_id" = i64, Path, description = "The grade"),
+        ("If-Match" = String, Header, description = "The grade's ETag as read"),
+    ),
+    request_body = GradePatch,
+    responses(
+        (status = 200, description = "The changed grade", body = GradeView, headers(("ETag" = String, description = "The grade's new version"))),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller may not grade this lesson", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such grade visible to the caller, or deleted", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The term is locked and the caller is not its administration", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The grade changed since it was read", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid, nothing to change, or a reason is missing", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "No If-Match header", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = ["grades:write"]))
+)]
+#[patch("/grades/{grade_id}")]
+pub async fn patch_grade(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    path: web::Path<i64>,
+    body: ValidJson<GradePatch>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let patch = body.0;
+    if patch.value.is_none() && patch.comment.is_none() && patch.work_type_id.is_none() {
+        return Err(ApiError::field(
+            "body",
+            "empty",
+            "name at least one of value, comment and work_type_id",
+        ));
+    }
+    // Read now, answered after the access check (a stranger learns nothing from it).
+    let expected = if_match(&req, id);
+    let outcome = db(&state, move |conn| {
+        let (grade, lesson) = writable_grade(conn, &caller, id, patch.reason.as_deref())?;
+        let expected = expected?;
+        let school = SchoolId(lesson.school_id);
+        let mut errors = Vec::new();
+        let value = match &patch.value {
+            Some(raw) => {
+                let scale = journal::scales(conn, school)?
+                    .into_iter()
+                    .find(|s| s.id == grade.scale_id)
+                    .ok_or_else(|| ApiError::Internal(format!("grade {id} has no scale")))?;
+                let raw = match raw {
+                    ValueInput::Number(n) => RawValue::Number(*n),
+                    ValueInput::Text(t) => RawValue::Text(t.clone()),
+                };
+                match scale.scale.check(&raw) {
+                    Ok(v) => Some(v.to_stored()),
+                    Err(e) => {
+                        errors.push(FieldError::new("value", e.code(), e.to_string()));
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        if let Some(work_type) = patch.work_type_id
+            && !journal::work_types(conn, school)?
+                .iter()
+                .any(|w| w.id == work_type)
+        {
+            errors.push(FieldError::new(
+                "work_type_id",
+                "not_found",
+                "no such work type in this school",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        let change = journal::GradeChange {
+            value,
+            comment: patch.comment.clone(),
+            work_type: patch.work_type_id,
+        };
+        Ok(journal::change_grade(
+            conn,
+            id,
+            expected,
+            Some(&change),
+            patch.reason.as_deref(),
+            actor_of(&caller),
+            Utc::now().naive_utc(),
+        )?)
+    })
+    .await?;
+    match outcome {
+        journal::Changed::Done(grade) => Ok(with_etag(grade)),
+        journal::Changed::Stale(_) => Err(ApiError::PreconditionFailed),
+        journal::Changed::Gone => Err(ApiError::NotFound),
+    }
+}
+
+/// Why a grade is deleted.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteReason {
+    /// Why: kept in the history; required in a locked term.
+    #[param(min_length = 1, max_length = 500)]
+    pub reason: Option<String>,
+}
+
+/// Delete a grade
+///
+/// Deletes a grade: it leaves the journal and the averages, and its history keeps every
+/// version and the deletion (nothing is ever really lost). Send `If-Match` with the `ETag` you
+/// read: a grade changed meanwhile gets 412; no `If-Match` gets 428. In a locked term only the
+/// school's administration may, with a `reason`.
+#[utoipa::path(
+    tag = "journal",
+    params(
+        ("grade_id" = i64, Path, description = "The grade"),
+        ("If-Match" = String, Header, description = "The grade's ETag as read"),
+        DeleteReason,
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller may not grade this lesson", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such grade visible to the caller, or deleted already", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The term is locked and the caller is not its administration", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The grade changed since it was read", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The reason is missing (locked term) or too long", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "No If-Match header", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = ["grades:write"]))
+)]
+#[delete("/grades/{grade_id}")]
+pub async fn delete_grade(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    path: web::Path<i64>,
+    query: web::Query<DeleteReason>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let reason = query.into_inner().reason;
+    if reason
+        .as_ref()
+        .is_some_and(|r| r.is_empty() || r.chars().count() > 500)
+    {
+        return Err(ApiError::field(
+            "reason",
+            "length",
+            "must be 1 to 500 characters",
+        ));
+    }
+    let expected = if_match(&req, id);
+    let outcome = db(&state, move |conn| {
+        writable_grade(conn, &caller, id, reason.as_deref())?;
+        let expected = expected?;
+        Ok(journal::change_grade(
+            conn,
+            id,
+            expected,
+            None,
+            reason.as_deref(),
+            actor_of(&caller),
+            Utc::now().naive_utc(),
+        )?)
+    })
+    .await?;
+    match outcome {
+        journal::Changed::Done(_) => Ok(HttpResponse::NoContent().finish()),
+        journal::Changed::Stale(_) => Err(ApiError::PreconditionFailed),
+        journal::Changed::Gone => Err(ApiError::NotFound),
+    }
 }
