@@ -171,8 +171,10 @@ fn rule_of(operation: &str) -> Option<Rule> {
         | "post_token" | "post_activate" => Rule::Public,
         "get_me" | "post_logout" => Rule::OwnAccount,
         "get_student" | "get_grade_history" | "get_grade" => Rule::ReadStudent,
-        "list_class_students" | "get_lesson" => Rule::ReadClass,
-        "create_lesson" | "grade_lesson" | "patch_grade" | "delete_grade" => Rule::WriteLesson,
+        "list_class_students" | "get_lesson" | "get_attendance_history" => Rule::ReadClass,
+        "create_lesson" | "grade_lesson" | "patch_grade" | "delete_grade" | "put_attendance" => {
+            Rule::WriteLesson
+        }
         "list_people"
         | "create_people"
         | "get_person"
@@ -755,6 +757,23 @@ fn request(
         "get_lesson" => {
             let id = world.lessons.get(target).copied().unwrap_or(MISSING);
             (format!("{v1}/lessons/{id}"), None)
+        }
+        "get_attendance_history" => {
+            let id = world.lessons.get(target).copied().unwrap_or(MISSING);
+            (format!("{v1}/lessons/{id}/attendance/history"), None)
+        }
+        "put_attendance" => {
+            let (lesson, student) = match target {
+                0 => (world.lessons[0], world.family_student),
+                1 => (world.lessons[1], world.outside_student),
+                2 => (world.lessons[2], world.other_student),
+                _ => (MISSING, world.family_student),
+            };
+            let mark = ["absent", "late"][n % 2];
+            (
+                format!("{v1}/lessons/{lesson}/attendance"),
+                Some(json!({"marks": [{"student_id": student.get(), "mark": mark}]})),
+            )
         }
         "get_grade" => {
             let id = world.grades.get(target).copied().unwrap_or(MISSING);

@@ -17,6 +17,7 @@ on_both_backends!(
     every_grade_has_its_history_for_whoever_may_read_it,
     a_stale_etag_overwrites_nothing_and_deletion_is_recorded,
     a_locked_term_is_changed_only_by_the_administration_with_a_reason,
+    attendance_is_set_for_the_whole_lesson_idempotently_and_audited,
 );
 
 /// A school day inside the demo's second term (so the test does not depend on today's date).
@@ -581,6 +582,18 @@ async fn a_locked_term_is_changed_only_by_the_administration_with_a_reason(backe
     teacher.assert_problem(409, "conflict");
     let teacher_delete = send(&d.app, &d.teacher, Method::DELETE, &path, Some(&tag), None).await;
     teacher_delete.assert_problem(409, "conflict");
+    let marks = json!({"marks": [{"student_id": d.students[0], "mark": "absent"}]});
+    let attendance = format!("/api/v1/lessons/{}/attendance", d.lesson_id());
+    let teacher_marks = send(
+        &d.app,
+        &d.teacher,
+        Method::PUT,
+        &attendance,
+        None,
+        Some(&marks),
+    )
+    .await;
+    teacher_marks.assert_problem(409, "conflict");
 
     let (admin, _) = d.app.tokens("demo-admin").await;
     let reasonless = json!({"value": 5});
@@ -619,4 +632,93 @@ async fn a_locked_term_is_changed_only_by_the_administration_with_a_reason(backe
     assert_eq!(history["items"][1]["reason"], "пересдача");
     assert_eq!(history["items"][1]["actor_user_id"], admin_id);
     assert_eq!(history["items"].as_array().map(Vec::len), Some(2));
+}
+
+async fn attendance_is_set_for_the_whole_lesson_idempotently_and_audited(backend: Backend) {
+    let d = day(backend).await;
+    let path = format!("/api/v1/lessons/{}/attendance", d.lesson_id());
+    let put = |body: Value| {
+        let path = path.clone();
+        let d = &d;
+        async move { send(&d.app, &d.teacher, Method::PUT, &path, None, Some(&body)).await }
+    };
+    let marks = json!({"marks": [
+        {"student_id": d.students[0], "mark": "absent"},
+        {"student_id": d.students[1], "mark": "late"},
+    ]});
+    let first = put(marks.clone()).await;
+    assert_eq!(
+        first.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+    assert_eq!(first.json()["changed"], 2);
+    // The retry changes nothing and answers the same marks.
+    let again = put(marks.clone()).await;
+    assert_eq!(again.json()["changed"], 0);
+    assert_eq!(again.json()["marks"], first.json()["marks"]);
+    let lesson = d
+        .app
+        .get_as(&d.teacher, &format!("/api/v1/lessons/{}", d.lesson_id()))
+        .await
+        .json();
+    assert_eq!(lesson["attendance"], first.json()["marks"]);
+    assert!(lesson["first_entry_at"].is_string());
+
+    // The whole lesson is set: the first student is back (present), a third one is sick.
+    let next = json!({"marks": [
+        {"student_id": d.students[1], "mark": "late"},
+        {"student_id": d.students[2], "mark": "sick"},
+    ]});
+    let second = put(next).await.json();
+    assert_eq!(second["changed"], 2);
+    let listed: Vec<i64> = second["marks"]
+        .as_array()
+        .map(|m| m.iter().map(|m| num(&m["student_id"])).collect())
+        .unwrap_or_default();
+    assert_eq!(listed, vec![d.students[1], d.students[2]]);
+
+    // A bad entry refuses everything and names itself.
+    let bad = json!({"marks": [
+        {"student_id": d.students[3], "mark": "absent"},
+        {"student_id": 987_654_321, "mark": "absent"},
+        {"student_id": d.students[3], "mark": "late"},
+    ]});
+    let refused = put(bad).await.assert_problem(422, "validation_failed");
+    let fields: Vec<&str> = refused["errors"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|e| e["field"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(fields, vec!["marks[1].student_id", "marks[2].student_id"]);
+    let unknown = json!({"marks": [{"student_id": d.students[3], "mark": "truant"}]});
+    let problem = put(unknown).await.assert_problem(422, "validation_failed");
+    assert_eq!(problem["errors"][0]["field"], "marks[0].mark");
+
+    let history = d.app.get_as(&d.teacher, &format!("{path}/history")).await;
+    assert_eq!(history.status, 200);
+    let changes: Vec<(i64, Value, Value)> = history.json()["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|e| {
+                    (
+                        num(&e["student_id"]),
+                        e["old_mark"].clone(),
+                        e["new_mark"].clone(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        changes,
+        vec![
+            (d.students[0], Value::Null, json!("absent")),
+            (d.students[1], Value::Null, json!("late")),
+            (d.students[0], json!("absent"), Value::Null),
+            (d.students[2], Value::Null, json!("sick")),
+        ]
+    );
 }

@@ -569,3 +569,135 @@ pub fn change_grade(
 pub fn term_locked(conn: &mut DbConnection, school: SchoolId, date: NaiveDate) -> Result<bool> {
     Ok(crate::schools::term_on(conn, school, date)?.is_some_and(|t| t.locked_at.is_some()))
 }
+
+/// The attendance marks of a lesson: (student id, mark), by student.
+///
+/// # Errors
+/// On a database failure.
+pub fn attendance(conn: &mut DbConnection, lesson: i64) -> Result<Vec<(i64, String)>> {
+    use crate::schema::attendance_marks as am;
+    am::table
+        .filter(am::lesson_id.eq(lesson))
+        .order(am::student_id.asc())
+        .select((am::student_id, am::mark))
+        .load(conn)
+        .map_err(Into::into)
+}
+
+/// Sets a lesson's marks to exactly `marks` (students left out are present), recording an
+/// event for each mark that changes, and marks the lesson's first entry, in one transaction.
+/// Setting the same marks again changes nothing. Returns how many marks changed.
+///
+/// # Errors
+/// On a database failure; nothing is written then.
+pub fn set_attendance(
+    conn: &mut DbConnection,
+    lesson: &Lesson,
+    marks: &[(StudentId, &str)],
+    reason: Option<&str>,
+    actor: Actor,
+    at: NaiveDateTime,
+) -> Result<usize> {
+    use crate::schema::{attendance_events as ae, attendance_marks as am};
+    use std::collections::BTreeMap;
+    conn.transaction(|conn| {
+        diesel::update(lessons::table.filter(lessons::id.eq(lesson.id)))
+            .set(lessons::first_entry_at.eq(lessons::first_entry_at))
+            .execute(conn)?;
+        let current: BTreeMap<i64, String> = attendance(conn, lesson.id)?.into_iter().collect();
+        let wanted: BTreeMap<i64, &str> = marks.iter().map(|(s, m)| (s.get(), *m)).collect();
+        let students: std::collections::BTreeSet<i64> =
+            current.keys().chain(wanted.keys()).copied().collect();
+        let (user, client) = actor.columns();
+        let mut changed = 0;
+        for student in students {
+            let old = current.get(&student).map(String::as_str);
+            let new = wanted.get(&student).copied();
+            if old == new {
+                continue;
+            }
+            changed += 1;
+            let row = am::table
+                .filter(am::lesson_id.eq(lesson.id))
+                .filter(am::student_id.eq(student));
+            match (old, new) {
+                (_, None) => {
+                    diesel::delete(row).execute(conn)?;
+                }
+                (None, Some(mark)) => {
+                    diesel::insert_into(am::table)
+                        .values((
+                            am::school_id.eq(lesson.school_id),
+                            am::lesson_id.eq(lesson.id),
+                            am::student_id.eq(student),
+                            am::mark.eq(mark),
+                            am::updated_at.eq(at),
+                        ))
+                        .execute(conn)?;
+                }
+                (Some(_), Some(mark)) => {
+                    diesel::update(row)
+                        .set((am::mark.eq(mark), am::updated_at.eq(at)))
+                        .execute(conn)?;
+                }
+            }
+            diesel::insert_into(ae::table)
+                .values((
+                    ae::school_id.eq(lesson.school_id),
+                    ae::lesson_id.eq(lesson.id),
+                    ae::student_id.eq(student),
+                    ae::old_mark.eq(old),
+                    ae::new_mark.eq(new),
+                    ae::reason.eq(reason),
+                    ae::actor_user_id.eq(user),
+                    ae::actor_client_id.eq(client),
+                    ae::occurred_at.eq(at),
+                ))
+                .execute(conn)?;
+        }
+        if changed > 0 {
+            diesel::update(
+                lessons::table
+                    .filter(lessons::id.eq(lesson.id))
+                    .filter(lessons::first_entry_at.is_null()),
+            )
+            .set(lessons::first_entry_at.eq(at))
+            .execute(conn)?;
+        }
+        Ok(changed)
+    })
+}
+
+/// One change of an attendance mark.
+#[derive(Debug, Clone, Queryable)]
+pub struct AttendanceEvent {
+    pub student_id: i64,
+    pub old_mark: Option<String>,
+    pub new_mark: Option<String>,
+    pub reason: Option<String>,
+    pub actor_user_id: Option<i64>,
+    pub actor_client_id: Option<i64>,
+    pub occurred_at: NaiveDateTime,
+}
+
+/// A lesson's attendance changes, oldest first.
+///
+/// # Errors
+/// On a database failure.
+pub fn attendance_history(conn: &mut DbConnection, lesson: i64) -> Result<Vec<AttendanceEvent>> {
+    use crate::schema::attendance_events as ae;
+    ae::table
+        .filter(ae::lesson_id.eq(lesson))
+        .order(ae::id.asc())
+        .select((
+            ae::student_id,
+            ae::old_mark,
+            ae::new_mark,
+            ae::reason,
+            ae::actor_user_id,
+            ae::actor_client_id,
+            ae::occurred_at,
+        ))
+        .load(conn)
+        .map_err(Into::into)
+}

@@ -291,6 +291,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    attendance_marks (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        lesson_id -> BigInt,
+        student_id -> BigInt,
+        mark -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    attendance_events (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        lesson_id -> BigInt,
+        student_id -> BigInt,
+        old_mark -> Nullable<Text>,
+        new_mark -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        actor_user_id -> Nullable<BigInt>,
+        actor_client_id -> Nullable<BigInt>,
+        occurred_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(login_events -> users (user_id));
@@ -340,4 +366,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     grades,
     grade_events,
     idempotency_records,
+    attendance_marks,
+    attendance_events,
 );

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use actix_web::http::header::HeaderName;
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::access::{self, LessonEntry, LessonRef, Operation, Record};
 use domain::grading::RawValue;
@@ -146,6 +146,8 @@ pub struct LessonView {
     /// When anything was first entered for the lesson.
     pub first_entry_at: Option<DateTime<Utc>>,
     pub grades: Vec<GradeView>,
+    /// The marks of the students who were not simply present.
+    pub attendance: Vec<AttendanceMarkView>,
     pub scales: Vec<ScaleView>,
     pub work_types: Vec<WorkTypeView>,
 }
@@ -153,6 +155,7 @@ pub struct LessonView {
 fn lesson_view(conn: &mut DbConnection, lesson: journal::Lesson) -> Result<LessonView, ApiError> {
     let school = SchoolId(lesson.school_id);
     let grades = journal::lesson_grades(conn, lesson.id)?;
+    let attendance = journal::attendance(conn, lesson.id)?;
     let scales = journal::scales(conn, school)?;
     let work_types = journal::work_types(conn, school)?;
     Ok(LessonView {
@@ -168,6 +171,12 @@ fn lesson_view(conn: &mut DbConnection, lesson: journal::Lesson) -> Result<Lesso
         homework: lesson.homework,
         first_entry_at: lesson.first_entry_at.map(utc),
         grades: grades.into_iter().map(GradeView::from).collect(),
+        attendance: attendance
+            .into_iter()
+            .filter_map(|(student_id, mark)| {
+                AttendanceMark::parse(&mark).map(|mark| AttendanceMarkView { student_id, mark })
+            })
+            .collect(),
         scales: scales
             .into_iter()
             .map(|s| {
@@ -782,11 +791,23 @@ fn writable_grade(
         return Err(ApiError::NotFound);
     };
     let (lesson_ref, lesson) = writable_lesson(conn, caller, grade.lesson_id, LessonEntry::Grades)?;
+    unless_locked(conn, caller, &lesson_ref, &lesson, reason)?;
+    Ok((grade, lesson))
+}
+
+/// In a locked term only the administration may change a lesson's records, with a reason.
+fn unless_locked(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    lesson_ref: &LessonRef,
+    lesson: &journal::Lesson,
+    reason: Option<&str>,
+) -> Result<(), ApiError> {
     if journal::term_locked(conn, SchoolId(lesson.school_id), lesson.lesson_date)? {
-        if !access::change_locked(&caller.principal, &lesson_ref).is_allowed() {
+        if !access::change_locked(&caller.principal, lesson_ref).is_allowed() {
             return Err(ApiError::Conflict(
-                "the term is locked: only the school's administration may change its grades, \
-                 with a reason"
+                "the term is locked: only the school's administration may change it, with a \
+                 reason"
                     .into(),
             ));
         }
@@ -798,7 +819,7 @@ fn writable_grade(
             ));
         }
     }
-    Ok((grade, lesson))
+    Ok(())
 }
 
 fn with_etag(grade: journal::Grade) -> HttpResponse {
@@ -1059,4 +1080,246 @@ pub async fn delete_grade(
         journal::Changed::Stale(_) => Err(ApiError::PreconditionFailed),
         journal::Changed::Gone => Err(ApiError::NotFound),
     }
+}
+
+/// An attendance mark; no mark means present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AttendanceMark {
+    /// Н: absent.
+    Absent,
+    /// УП: absent with a valid reason.
+    AbsentValid,
+    /// Б: sick.
+    Sick,
+    /// ОП: late.
+    Late,
+}
+
+impl AttendanceMark {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Absent => "absent",
+            Self::AbsentValid => "absent_valid",
+            Self::Sick => "sick",
+            Self::Late => "late",
+        }
+    }
+
+    fn parse(stored: &str) -> Option<Self> {
+        [Self::Absent, Self::AbsentValid, Self::Sick, Self::Late]
+            .into_iter()
+            .find(|m| m.as_str() == stored)
+    }
+}
+
+/// A student's mark in a lesson.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttendanceMarkView {
+    /// A student of the lesson's class on the lesson's day.
+    pub student_id: i64,
+    pub mark: AttendanceMark,
+}
+
+/// The whole lesson's attendance: everyone not listed was present.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttendanceRequest {
+    /// The students who were not simply present, each once.
+    #[validate(length(max = 200, message = "must hold at most 200 marks"))]
+    #[schema(max_items = 200)]
+    pub marks: Vec<AttendanceMarkView>,
+    /// Why: kept in the history; required in a locked term.
+    #[serde(default)]
+    #[validate(length(min = 1, max = 500, message = "must be 1 to 500 characters"))]
+    #[schema(min_length = 1, max_length = 500)]
+    pub reason: Option<String>,
+}
+
+/// A lesson's attendance as set.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LessonAttendance {
+    pub lesson_id: i64,
+    pub marks: Vec<AttendanceMarkView>,
+    /// How many marks this request changed (0 for a repeat).
+    pub changed: usize,
+}
+
+/// Mark the lesson's attendance
+///
+/// Sets the marks of the whole lesson at once: every student not listed was present. Sending
+/// the same marks again changes nothing, so a retry is safe. Each changed mark goes to the
+/// lesson's attendance history with who, when, old and new mark. In a locked term only the
+/// school's administration may, with a `reason`. For the subject's teacher in the class, the
+/// school's administration and integrators with `attendance:write`.
+#[utoipa::path(
+    tag = "journal",
+    params(("lesson_id" = i64, Path, description = "The lesson")),
+    request_body = AttendanceRequest,
+    responses(
+        (status = 200, description = "The marks now", body = LessonAttendance),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller may not mark this lesson", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such lesson visible to the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The term is locked and the caller is not its administration", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A mark is invalid or a reason is missing; nothing was written", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = ["attendance:write"]))
+)]
+#[put("/lessons/{lesson_id}/attendance")]
+pub async fn put_attendance(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+    body: ValidJson<AttendanceRequest>,
+) -> Result<web::Json<LessonAttendance>, ApiError> {
+    let id = path.into_inner();
+    let request = body.0;
+    let (marks, changed) = db(&state, move |conn| {
+        let (lesson_ref, lesson) = writable_lesson(conn, &caller, id, LessonEntry::Attendance)?;
+        unless_locked(
+            conn,
+            &caller,
+            &lesson_ref,
+            &lesson,
+            request.reason.as_deref(),
+        )?;
+        let roster: HashSet<i64> = persistence::people::class_students(
+            conn,
+            ClassId(lesson.class_id),
+            lesson.lesson_date,
+        )?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+        let mut errors = Vec::new();
+        let mut seen = HashSet::new();
+        for (i, mark) in request.marks.iter().enumerate() {
+            let field = format!("marks[{i}].student_id");
+            if !roster.contains(&mark.student_id) {
+                errors.push(FieldError::new(
+                    field,
+                    "not_in_class",
+                    "not a student of the lesson's class on the lesson's day",
+                ));
+            } else if !seen.insert(mark.student_id) {
+                errors.push(FieldError::new(
+                    field,
+                    "duplicate",
+                    "this student is listed twice",
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        let marks: Vec<(StudentId, &str)> = request
+            .marks
+            .iter()
+            .map(|m| (StudentId(m.student_id), m.mark.as_str()))
+            .collect();
+        let changed = journal::set_attendance(
+            conn,
+            &lesson,
+            &marks,
+            request.reason.as_deref(),
+            actor_of(&caller),
+            Utc::now().naive_utc(),
+        )?;
+        Ok((journal::attendance(conn, id)?, changed))
+    })
+    .await?;
+    Ok(web::Json(LessonAttendance {
+        lesson_id: id,
+        marks: marks
+            .into_iter()
+            .filter_map(|(student_id, mark)| {
+                AttendanceMark::parse(&mark).map(|mark| AttendanceMarkView { student_id, mark })
+            })
+            .collect(),
+        changed,
+    }))
+}
+
+/// One change of a mark.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttendanceChange {
+    pub student_id: i64,
+    /// `null` is present.
+    pub old_mark: Option<AttendanceMark>,
+    /// `null` is present.
+    pub new_mark: Option<AttendanceMark>,
+    pub reason: Option<String>,
+    pub actor_user_id: Option<i64>,
+    pub actor_integrator_id: Option<i64>,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// A lesson's attendance history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttendanceHistory {
+    pub lesson_id: i64,
+    /// Every change, oldest first.
+    pub items: Vec<AttendanceChange>,
+}
+
+/// A lesson's attendance history
+///
+/// Every change of the lesson's marks: who, when, old and new mark, and why. For the class's
+/// teachers, the administration and integrators with `attendance:read`.
+#[utoipa::path(
+    tag = "journal",
+    params(("lesson_id" = i64, Path, description = "The lesson")),
+    responses(
+        (status = 200, description = "Every change, oldest first", body = AttendanceHistory),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller's role may not read class attendance", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such lesson visible to the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = ["attendance:read"]))
+)]
+#[get("/lessons/{lesson_id}/attendance/history")]
+pub async fn get_attendance_history(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+) -> Result<web::Json<AttendanceHistory>, ApiError> {
+    let id = path.into_inner();
+    let events = db(&state, move |conn| {
+        let Some(found) = persistence::access::lesson(conn, id)? else {
+            enforce(access::when_missing(
+                &caller.principal,
+                Operation::ReadClass(Record::Attendance),
+            ))?;
+            return Err(ApiError::NotFound);
+        };
+        enforce(access::read_class(
+            &caller.principal,
+            &found.class,
+            Record::Attendance,
+        ))?;
+        Ok(journal::attendance_history(conn, id)?)
+    })
+    .await?;
+    Ok(web::Json(AttendanceHistory {
+        lesson_id: id,
+        items: events
+            .into_iter()
+            .map(|e| AttendanceChange {
+                student_id: e.student_id,
+                old_mark: e.old_mark.as_deref().and_then(AttendanceMark::parse),
+                new_mark: e.new_mark.as_deref().and_then(AttendanceMark::parse),
+                reason: e.reason,
+                actor_user_id: e.actor_user_id,
+                actor_integrator_id: e.actor_client_id,
+                occurred_at: utc(e.occurred_at),
+            })
+            .collect(),
+    }))
 }

@@ -35,6 +35,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(journal::get_grade)
                 .service(journal::patch_grade)
                 .service(journal::delete_grade)
+                .service(journal::put_attendance)
+                .service(journal::get_attendance_history)
                 .service(people::list_people)
                 .service(people::create_people)
                 .service(people::get_person)

@@ -1,0 +1,2 @@
+DROP TABLE attendance_events;
+DROP TABLE attendance_marks;
