@@ -189,7 +189,9 @@ fn rule_of(operation: &str) -> Option<Rule> {
         | "register_school_integrator"
         | "list_school_integrators"
         | "revoke_school_integrator"
-        | "list_school_audit_events" => Rule::ManageSchool,
+        | "list_school_audit_events"
+        | "lock_term"
+        | "unlock_term" => Rule::ManageSchool,
         "register_municipality_integrator"
         | "list_municipality_integrators"
         | "revoke_municipality_integrator"
@@ -217,6 +219,8 @@ struct World {
     lessons: [i64; 3],
     /// A grade of the family's student, of the 7В student, of the other school's student.
     grades: [i64; 3],
+    /// The demo's last term (no lesson of the world falls in it), to lock and unlock.
+    last_term: i64,
     /// A person of the school to look at.
     some_teacher: UserId,
     admin: UserId,
@@ -326,7 +330,9 @@ async fn world(app: &TestApp) -> World {
         "Другая школа",
         None,
     ));
-    let from = Utc::now().date_naive() - chrono::Duration::days(30);
+    // Fixed dates inside the demo's second term, whatever day the test runs.
+    let from = chrono::NaiveDate::from_ymd_opt(2026, 9, 1).unwrap_or_default();
+    let lesson_day = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap_or_default();
     let year = ok(schools::insert_academic_year(
         conn,
         other_school,
@@ -422,7 +428,7 @@ async fn world(app: &TestApp) -> World {
                 class,
                 subject,
                 teacher,
-                date: today,
+                date: lesson_day,
                 number: 1,
                 room: None,
                 topic: None,
@@ -541,6 +547,10 @@ async fn world(app: &TestApp) -> World {
         other_teacher,
         lessons,
         grades,
+        last_term: ok(schools::list_terms(conn, school))
+            .last()
+            .map(|t| t.id)
+            .unwrap_or_else(|| panic!("the demo has no terms")),
         some_teacher: teacher,
         admin,
         muni_admin,
@@ -758,6 +768,10 @@ fn request(
             let id = world.lessons.get(target).copied().unwrap_or(MISSING);
             (format!("{v1}/lessons/{id}"), None)
         }
+        "lock_term" | "unlock_term" => (
+            format!("{v1}/schools/{s}/terms/{}/lock", world.last_term),
+            None,
+        ),
         "get_attendance_history" => {
             let id = world.lessons.get(target).copied().unwrap_or(MISSING);
             (format!("{v1}/lessons/{id}/attendance/history"), None)

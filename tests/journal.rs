@@ -547,20 +547,29 @@ async fn a_locked_term_is_changed_only_by_the_administration_with_a_reason(backe
     let d = day(backend).await;
     let id = one_grade(&d).await;
     let school = num(&d.lesson["school_id"]);
-    {
+    let term: i64 = {
         let mut conn = d.app.pool().get().unwrap_or_else(|e| panic!("{e}"));
         let day = chrono::NaiveDate::parse_from_str(LESSON_DAY, "%Y-%m-%d").unwrap_or_default();
-        let locked = diesel::update(
-            terms::table
-                .filter(terms::school_id.eq(school))
-                .filter(terms::starts_on.le(day))
-                .filter(terms::ends_on.ge(day)),
-        )
-        .set(terms::locked_at.eq(chrono::Utc::now().naive_utc()))
-        .execute(&mut conn)
-        .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(locked, 1, "the lesson's term");
-    }
+        terms::table
+            .filter(terms::school_id.eq(school))
+            .filter(terms::starts_on.le(day))
+            .filter(terms::ends_on.ge(day))
+            .select(terms::id)
+            .first(&mut conn)
+            .unwrap_or_else(|e| panic!("the lesson's term: {e}"))
+    };
+    let (admin, _) = d.app.tokens("demo-admin").await;
+    let lock = format!("/api/v1/schools/{school}/terms/{term}/lock");
+    let by_teacher = send(&d.app, &d.teacher, Method::POST, &lock, None, None).await;
+    by_teacher.assert_problem(403, "forbidden");
+    let locked = send(&d.app, &admin, Method::POST, &lock, None, None).await;
+    assert_eq!(
+        locked.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&locked.body)
+    );
+    assert!(locked.json()["locked_at"].is_string());
     let path = format!("/api/v1/grades/{id}");
     let tag = d
         .app
@@ -595,7 +604,6 @@ async fn a_locked_term_is_changed_only_by_the_administration_with_a_reason(backe
     .await;
     teacher_marks.assert_problem(409, "conflict");
 
-    let (admin, _) = d.app.tokens("demo-admin").await;
     let reasonless = json!({"value": 5});
     let refused = send(
         &d.app,
@@ -632,6 +640,43 @@ async fn a_locked_term_is_changed_only_by_the_administration_with_a_reason(backe
     assert_eq!(history["items"][1]["reason"], "пересдача");
     assert_eq!(history["items"][1]["actor_user_id"], admin_id);
     assert_eq!(history["items"].as_array().map(Vec::len), Some(2));
+
+    // Unlocked, the term is the teachers' again.
+    let unlocked = send(&d.app, &admin, Method::DELETE, &lock, None, None).await;
+    assert!(unlocked.json()["locked_at"].is_null());
+    let tag = d
+        .app
+        .get_as(&d.teacher, &path)
+        .await
+        .header("etag")
+        .unwrap_or_default()
+        .to_owned();
+    let plain = json!({"value": 4});
+    let changed = send(
+        &d.app,
+        &d.teacher,
+        Method::PATCH,
+        &path,
+        Some(&tag),
+        Some(&plain),
+    )
+    .await;
+    assert_eq!(
+        changed.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&changed.body)
+    );
+    let audit = d
+        .app
+        .get_as(&admin, &format!("/api/v1/schools/{school}/audit-events"))
+        .await
+        .json();
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .map(|items| items.iter().filter_map(|e| e["action"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(actions[..2], ["term.unlocked", "term.locked"]);
 }
 
 async fn attendance_is_set_for_the_whole_lesson_idempotently_and_audited(backend: Backend) {

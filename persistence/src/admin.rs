@@ -995,3 +995,47 @@ pub fn known_to_school(conn: &mut DbConnection, school: SchoolId, user: UserId) 
         .get_result(conn)?;
     Ok(codes > 0)
 }
+
+/// Locks (`lock = true`) or unlocks a term of the actor's school, audited. Returns the term,
+/// or `None` when the school has no such term. Locking a locked term changes nothing.
+///
+/// # Errors
+/// On a database failure.
+pub fn set_term_lock(
+    conn: &mut DbConnection,
+    actor: Actor,
+    term: i64,
+    lock: bool,
+) -> Result<Option<crate::schools::Term>> {
+    use crate::schema::terms;
+    conn.transaction(|conn| {
+        let found: Option<crate::schools::Term> = terms::table
+            .filter(terms::id.eq(term))
+            .filter(terms::school_id.eq(actor.school.get()))
+            .select(crate::schools::Term::as_select())
+            .first(conn)
+            .optional()?;
+        let Some(found) = found else {
+            return Ok(None);
+        };
+        if found.locked_at.is_some() == lock {
+            return Ok(Some(found));
+        }
+        diesel::update(terms::table.filter(terms::id.eq(term)))
+            .set(terms::locked_at.eq(lock.then_some(actor.at)))
+            .execute(conn)?;
+        actor.audit(
+            conn,
+            if lock { "term.locked" } else { "term.unlocked" },
+            "term",
+            term,
+            "{}".to_owned(),
+        )?;
+        Ok(Some(
+            terms::table
+                .find(term)
+                .select(crate::schools::Term::as_select())
+                .first(conn)?,
+        ))
+    })
+}

@@ -10,6 +10,7 @@ pub mod me;
 pub mod meta;
 pub mod people;
 pub mod roster;
+pub mod terms;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -54,6 +55,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(integrators::register_municipality_integrator)
                 .service(integrators::list_municipality_integrators)
                 .service(integrators::revoke_municipality_integrator)
+                .service(terms::lock_term)
+                .service(terms::unlock_term)
                 .service(audit::list_school_audit_events)
                 .service(audit::list_municipality_audit_events),
         );
