@@ -8,6 +8,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use domain::{ClassId, SchoolId, StudentId, SubjectId, UserId};
 
+use serde_json::{Value, json};
+
 use crate::audit::{self, Owner};
 use crate::people::Role;
 use crate::schema::{
@@ -58,7 +60,7 @@ impl Actor {
         action: &str,
         target_type: &str,
         target_id: i64,
-        details: String,
+        details: Value,
     ) -> Result<()> {
         audit::record(
             conn,
@@ -75,31 +77,10 @@ impl Actor {
     }
 }
 
-/// Escapes a string for the JSON of audit details.
-#[must_use]
-pub fn json_string(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-fn role_details(role: SchoolRole) -> String {
-    match role.class {
-        Some(class) => format!(
-            "{{\"role\":\"{}\",\"class_id\":{}}}",
-            role.role.as_str(),
-            class.get()
-        ),
-        None => format!("{{\"role\":\"{}\"}}", role.role.as_str()),
+fn role_details(role: &str, class: Option<i64>) -> Value {
+    match class {
+        Some(class) => json!({"role": role, "class_id": class}),
+        None => json!({"role": role}),
     }
 }
 
@@ -142,11 +123,7 @@ pub fn create_people(
                 "person.created",
                 "person",
                 user.get(),
-                format!(
-                    "{{\"login\":{},\"display_name\":{}}}",
-                    json_string(&person.login),
-                    json_string(&person.display_name)
-                ),
+                json!({"login": person.login, "display_name": person.display_name}),
             )?;
             for role in &person.roles {
                 grant_role_in(conn, actor, user, *role)?;
@@ -185,7 +162,7 @@ fn grant_role_in(
         "role.granted",
         "person",
         user.get(),
-        role_details(role),
+        role_details(role.role.as_str(), role.class.map(ClassId::get)),
     )?;
     Ok(id)
 }
@@ -214,7 +191,7 @@ fn attach_student_in(
         "student.account_attached",
         "person",
         user.get(),
-        format!("{{\"student_id\":{}}}", student.get()),
+        json!({"student_id": student.get()}),
     )
 }
 
@@ -261,7 +238,7 @@ fn link_guardian_in(
         "guardian.linked",
         "student",
         student.get(),
-        format!("{{\"parent_id\":{}}}", parent.get()),
+        json!({"parent_id": parent.get()}),
     )?;
     Ok(true)
 }
@@ -295,10 +272,7 @@ fn issue_code_in(
         "activation_code.issued",
         "person",
         user.get(),
-        format!(
-            "{{\"expires_at\":\"{}\"}}",
-            code.expires_at.format("%Y-%m-%dT%H:%M:%SZ")
-        ),
+        json!({"expires_at": code.expires_at.format("%Y-%m-%dT%H:%M:%SZ").to_string()}),
     )
 }
 
@@ -362,7 +336,7 @@ pub fn revoke_role(
                     "student.account_detached",
                     "person",
                     user.get(),
-                    format!("{{\"student_id\":{student}}}"),
+                    json!({"student_id": student}),
                 )?;
             }
         }
@@ -378,7 +352,7 @@ pub fn revoke_role(
                     "guardian.unlinked",
                     "student",
                     child,
-                    format!("{{\"parent_id\":{}}}", user.get()),
+                    json!({"parent_id": user.get()}),
                 )?;
             }
         }
@@ -394,15 +368,17 @@ pub fn revoke_role(
                     "teaching.removed",
                     "teaching_assignment",
                     id,
-                    "{}".to_owned(),
+                    json!({}),
                 )?;
             }
         }
-        let details = match class {
-            Some(class) => format!("{{\"role\":{},\"class_id\":{class}}}", json_string(&role)),
-            None => format!("{{\"role\":{}}}", json_string(&role)),
-        };
-        actor.audit(conn, "role.revoked", "person", user.get(), details)
+        actor.audit(
+            conn,
+            "role.revoked",
+            "person",
+            user.get(),
+            role_details(&role, class),
+        )
     })
 }
 
@@ -446,7 +422,7 @@ pub fn unlink_guardian(
             "guardian.unlinked",
             "student",
             student.get(),
-            format!("{{\"parent_id\":{}}}", parent.get()),
+            json!({"parent_id": parent.get()}),
         )
     })
 }
@@ -548,7 +524,7 @@ pub fn activate(
                 },
                 target_type: "person",
                 target_id: user,
-                details: "{}".to_owned(),
+                details: json!({}),
                 at: now,
             },
         )?;
@@ -568,27 +544,18 @@ pub fn assign_teaching(
     subject: SubjectId,
 ) -> Result<i64> {
     conn.transaction(|conn| {
-        let id: i64 = diesel::insert_into(teaching_assignments::table)
-            .values((
-                teaching_assignments::school_id.eq(actor.school.get()),
-                teaching_assignments::teacher_user_id.eq(teacher.get()),
-                teaching_assignments::class_id.eq(class.get()),
-                teaching_assignments::subject_id.eq(subject.get()),
-                teaching_assignments::created_at.eq(actor.at),
-            ))
-            .returning(teaching_assignments::id)
-            .get_result(conn)?;
+        let id =
+            crate::people::assign_teaching(conn, actor.school, teacher, class, subject, actor.at)?;
         actor.audit(
             conn,
             "teaching.assigned",
             "teaching_assignment",
             id,
-            format!(
-                "{{\"teacher_id\":{},\"class_id\":{},\"subject_id\":{}}}",
-                teacher.get(),
-                class.get(),
-                subject.get()
-            ),
+            json!({
+                "teacher_id": teacher.get(),
+                "class_id": class.get(),
+                "subject_id": subject.get()
+            }),
         )?;
         Ok(id)
     })
@@ -614,7 +581,7 @@ pub fn remove_teaching(conn: &mut DbConnection, actor: Actor, id: i64) -> Result
             "teaching.removed",
             "teaching_assignment",
             id,
-            "{}".to_owned(),
+            json!({}),
         )
     })
 }
@@ -789,18 +756,6 @@ fn with_ties(conn: &mut DbConnection, school: SchoolId, account: Account) -> Res
     })
 }
 
-/// Whether a user exists.
-///
-/// # Errors
-/// On a database failure.
-pub fn user_exists(conn: &mut DbConnection, user: UserId) -> Result<bool> {
-    let n: i64 = users::table
-        .filter(users::id.eq(user.get()))
-        .count()
-        .get_result(conn)?;
-    Ok(n > 0)
-}
-
 /// Whether a user holds `role` in the school.
 ///
 /// # Errors
@@ -930,12 +885,12 @@ pub fn create_first_admin(conn: &mut DbConnection, new: &FirstAdmin<'_>) -> Resu
                 action: "person.created",
                 target_type: "person",
                 target_id: user,
-                details: format!(
-                    "{{\"login\":{},\"display_name\":{},\"role\":\"{}\",\"by\":\"command line\"}}",
-                    json_string(new.login),
-                    json_string(new.display_name),
-                    role.as_str()
-                ),
+                details: json!({
+                    "login": new.login,
+                    "display_name": new.display_name,
+                    "role": role.as_str(),
+                    "by": "command line"
+                }),
                 at: new.at,
             },
         )?;
@@ -1029,7 +984,7 @@ pub fn set_term_lock(
             if lock { "term.locked" } else { "term.unlocked" },
             "term",
             term,
-            "{}".to_owned(),
+            json!({}),
         )?;
         Ok(Some(
             terms::table

@@ -26,7 +26,7 @@ pub struct Entry<'a> {
     pub target_type: &'a str,
     pub target_id: i64,
     /// The change's values as a JSON object; never a secret or a password.
-    pub details: String,
+    pub details: serde_json::Value,
     pub at: NaiveDateTime,
 }
 
@@ -47,7 +47,7 @@ pub fn record(conn: &mut DbConnection, entry: &Entry<'_>) -> Result<()> {
             audit_events::action.eq(entry.action),
             audit_events::target_type.eq(entry.target_type),
             audit_events::target_id.eq(entry.target_id),
-            audit_events::details.eq(&entry.details),
+            audit_events::details.eq(entry.details.to_string()),
             audit_events::occurred_at.eq(entry.at),
         ))
         .execute(conn)?;

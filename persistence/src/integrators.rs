@@ -83,12 +83,11 @@ pub fn register(conn: &mut DbConnection, new: &NewClient<'_>) -> Result<Client> 
                 action: "integrator.registered",
                 target_type: "integrator",
                 target_id: client.id,
-                details: format!(
-                    "{{\"client_id\":{},\"name\":{},\"scopes\":{}}}",
-                    crate::admin::json_string(new.client_id),
-                    crate::admin::json_string(new.name),
-                    crate::admin::json_string(new.scopes)
-                ),
+                details: serde_json::json!({
+                    "client_id": new.client_id,
+                    "name": new.name,
+                    "scopes": new.scopes
+                }),
                 at: new.at,
             },
         )?;
@@ -153,7 +152,7 @@ pub fn revoke(
                 action: "integrator.revoked",
                 target_type: "integrator",
                 target_id: id.get(),
-                details: "{}".to_owned(),
+                details: serde_json::json!({}),
                 at,
             },
         )

@@ -291,6 +291,26 @@ pub enum Graded {
     KeyReused,
 }
 
+/// Takes the lesson's row lock (PostgreSQL) or the database's write lock (SQLite) as the
+/// first statement of a transaction: two requests writing one lesson run one after the other,
+/// and the second sees what the first committed.
+fn lock_lesson(conn: &mut DbConnection, lesson: i64) -> QueryResult<usize> {
+    diesel::update(lessons::table.filter(lessons::id.eq(lesson)))
+        .set(lessons::first_entry_at.eq(lessons::first_entry_at))
+        .execute(conn)
+}
+
+/// Records when anything was first entered for a lesson (the "online journal" indicator).
+fn mark_first_entry(conn: &mut DbConnection, lesson: i64, at: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        lessons::table
+            .filter(lessons::id.eq(lesson))
+            .filter(lessons::first_entry_at.is_null()),
+    )
+    .set(lessons::first_entry_at.eq(at))
+    .execute(conn)
+}
+
 /// The stored answer under a key, if any ([`Graded::Replayed`] for the same request,
 /// [`Graded::KeyReused`] for another).
 ///
@@ -343,12 +363,7 @@ pub fn give_grades(
 ) -> Result<Graded> {
     let attempt = |conn: &mut DbConnection| -> Result<Graded> {
         conn.transaction(|conn| {
-            // Take the lesson's row lock (PostgreSQL) or the write lock (SQLite) first: two
-            // requests grading one lesson run one after the other, and the second sees the
-            // first's stored answer.
-            diesel::update(lessons::table.filter(lessons::id.eq(lesson.id)))
-                .set(lessons::first_entry_at.eq(lessons::first_entry_at))
-                .execute(conn)?;
+            lock_lesson(conn, lesson.id)?;
             if let Some(stored) = stored_answer(conn, actor, idempotency)? {
                 return Ok(stored);
             }
@@ -386,13 +401,7 @@ pub fn give_grades(
                     .execute(conn)?;
                 written.push(find_grade(conn, id)?);
             }
-            diesel::update(
-                lessons::table
-                    .filter(lessons::id.eq(lesson.id))
-                    .filter(lessons::first_entry_at.is_null()),
-            )
-            .set(lessons::first_entry_at.eq(at))
-            .execute(conn)?;
+            mark_first_entry(conn, lesson.id, at)?;
             let answer = respond(&written);
             diesel::insert_into(idempotency_records::table)
                 .values((
@@ -601,9 +610,7 @@ pub fn set_attendance(
     use crate::schema::{attendance_events as ae, attendance_marks as am};
     use std::collections::BTreeMap;
     conn.transaction(|conn| {
-        diesel::update(lessons::table.filter(lessons::id.eq(lesson.id)))
-            .set(lessons::first_entry_at.eq(lessons::first_entry_at))
-            .execute(conn)?;
+        lock_lesson(conn, lesson.id)?;
         let current: BTreeMap<i64, String> = attendance(conn, lesson.id)?.into_iter().collect();
         let wanted: BTreeMap<i64, &str> = marks.iter().map(|(s, m)| (s.get(), *m)).collect();
         let students: std::collections::BTreeSet<i64> =
@@ -656,13 +663,7 @@ pub fn set_attendance(
                 .execute(conn)?;
         }
         if changed > 0 {
-            diesel::update(
-                lessons::table
-                    .filter(lessons::id.eq(lesson.id))
-                    .filter(lessons::first_entry_at.is_null()),
-            )
-            .set(lessons::first_entry_at.eq(at))
-            .execute(conn)?;
+            mark_first_entry(conn, lesson.id, at)?;
         }
         Ok(changed)
     })

@@ -160,6 +160,8 @@ pub fn role_names(conn: &mut DbConnection, user: UserId) -> Result<Vec<String>> 
 /// Records that a teacher teaches a subject in a class (without an audit entry: for seeds and
 /// imports; the administration's endpoint goes through [`crate::admin::assign_teaching`]).
 ///
+/// Returns the assignment's id.
+///
 /// # Errors
 /// On a duplicate assignment, an unknown reference, or a database failure.
 pub fn assign_teaching(
@@ -169,7 +171,7 @@ pub fn assign_teaching(
     class: ClassId,
     subject: domain::SubjectId,
     now: NaiveDateTime,
-) -> Result<()> {
+) -> Result<i64> {
     use crate::schema::teaching_assignments as ta;
     diesel::insert_into(ta::table)
         .values((
@@ -179,8 +181,9 @@ pub fn assign_teaching(
             ta::subject_id.eq(subject.get()),
             ta::created_at.eq(now),
         ))
-        .execute(conn)?;
-    Ok(())
+        .returning(ta::id)
+        .get_result(conn)
+        .map_err(Into::into)
 }
 
 /// A new student of a school.

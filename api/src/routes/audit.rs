@@ -7,11 +7,10 @@ use persistence::audit::{self, Owner};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::common::{PageQuery, db, managed_school, paginate, utc};
+use super::common::{PageQuery, db, managed_municipality, managed_school, paginate, utc};
 use crate::AppState;
-use crate::auth::{Caller, enforce};
+use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
-use domain::access::{self, Operation};
 
 /// One recorded change.
 #[derive(Debug, Serialize, ToSchema)]
@@ -125,15 +124,7 @@ pub async fn list_municipality_audit_events(
     let municipality = MunicipalityId(path.into_inner());
     let (limit, before) = query.parse()?;
     let events = db(&state, move |conn| {
-        if persistence::access::municipality_exists(conn, municipality)? {
-            enforce(access::manage_municipality(&caller.principal, municipality))?;
-        } else {
-            enforce(access::when_missing(
-                &caller.principal,
-                Operation::ManageMunicipality,
-            ))?;
-            return Err(ApiError::NotFound);
-        }
+        managed_municipality(conn, &caller.principal, municipality)?;
         Ok(audit::list(
             conn,
             Owner::Municipality(municipality),

@@ -105,10 +105,7 @@ pub async fn post_login(
     body: ValidJson<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let LoginRequest { login, password } = body.0;
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+    let address = peer_address(&req);
     let keys = [
         format!("login:{}", login.to_lowercase()),
         format!("addr:{address}"),
@@ -152,6 +149,13 @@ pub async fn post_login(
         refresh.value,
         now.timestamp(),
     )?))
+}
+
+/// The client's address, for throttling (the proxy's, behind a reverse proxy).
+fn peer_address(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default()
 }
 
 /// A token response: never cached (RFC 6749, section 5.1).
@@ -351,10 +355,7 @@ pub async fn post_token(
         .transpose()
         .map_err(|e| ApiError::OAuth(OAuthError::InvalidScope(e.to_string())))?;
 
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+    let address = peer_address(&req);
     // Client secrets are 256-bit: failures count per address only (a client id is no secret,
     // and locking it out would let anyone shut an integrator out), apart from logins.
     let keys = [format!("token-addr:{address}")];
@@ -450,10 +451,7 @@ pub async fn post_activate(
     body: ValidJson<ActivateRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let ActivateRequest { code, password } = body.0;
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+    let address = peer_address(&req);
     let keys = [format!("activate-addr:{address}")];
     if let Some(retry_after_secs) = state.login_throttle.check(&keys, Instant::now()) {
         return Err(ApiError::TooManyRequests { retry_after_secs });

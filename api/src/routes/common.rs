@@ -3,8 +3,8 @@
 
 use actix_web::web;
 use chrono::{DateTime, NaiveDateTime, Utc};
-use domain::SchoolId;
 use domain::access::{self, Operation, Principal, SchoolRef};
+use domain::{MunicipalityId, SchoolId};
 use persistence::{DbConnection, PersistenceError};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -47,6 +47,27 @@ pub fn managed_school(
             enforce(access::when_missing(principal, Operation::ManageSchool))?;
             Err(ApiError::NotFound)
         }
+    }
+}
+
+/// Checks that the caller may administer the municipality: 404 for one that does not exist
+/// or that the caller cannot see, 403 for a role that may not administer municipalities.
+///
+/// # Errors
+/// 403 or 404 as the rules decide.
+pub fn managed_municipality(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    municipality: MunicipalityId,
+) -> Result<(), ApiError> {
+    if persistence::access::municipality_exists(conn, municipality)? {
+        enforce(access::manage_municipality(principal, municipality))
+    } else {
+        enforce(access::when_missing(
+            principal,
+            Operation::ManageMunicipality,
+        ))?;
+        Err(ApiError::NotFound)
     }
 }
 

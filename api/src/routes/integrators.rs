@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
-use domain::access::{self, Operation, Scope, Tenancy};
+use domain::access::{Scope, Tenancy};
 use domain::{IntegratorId, MunicipalityId, SchoolId};
 use persistence::DbConnection;
 use persistence::integrators::{self, NewClient};
@@ -13,10 +13,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::common::{db, managed_school, utc};
+use super::common::{db, managed_municipality, managed_school, utc};
 use crate::AppState;
+use crate::auth::Caller;
 use crate::auth::credentials::new_client_credentials;
-use crate::auth::{Caller, enforce};
 use crate::error::{ApiError, Problem};
 use crate::extract::ValidJson;
 
@@ -124,22 +124,11 @@ pub struct Clients {
     pub items: Vec<Client>,
 }
 
-fn managed_municipality(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    municipality: i64,
-) -> Result<(), ApiError> {
-    if persistence::access::municipality_exists(conn, MunicipalityId(municipality))? {
-        enforce(access::manage_municipality(
-            &caller.principal,
-            MunicipalityId(municipality),
-        ))
-    } else {
-        enforce(access::when_missing(
-            &caller.principal,
-            Operation::ManageMunicipality,
-        ))?;
-        Err(ApiError::NotFound)
+/// Checks that the caller may administer the tenancy's school or municipality.
+fn managed(conn: &mut DbConnection, caller: &Caller, tenancy: Tenancy) -> Result<(), ApiError> {
+    match tenancy {
+        Tenancy::School(s) => managed_school(conn, &caller.principal, s.get()).map(drop),
+        Tenancy::Municipality(m) => managed_municipality(conn, &caller.principal, m),
     }
 }
 
@@ -157,12 +146,7 @@ async fn register(
         .collect::<Vec<_>>()
         .join(" ");
     let client = db(&state, move |conn| {
-        match tenancy {
-            Tenancy::School(s) => {
-                managed_school(conn, &caller.principal, s.get())?;
-            }
-            Tenancy::Municipality(m) => managed_municipality(conn, &caller, m.get())?,
-        }
+        managed(conn, &caller, tenancy)?;
         let new = NewClient {
             client_id: &client_id,
             secret_hash: &hash,
@@ -188,12 +172,7 @@ async fn list(
     tenancy: Tenancy,
 ) -> Result<web::Json<Clients>, ApiError> {
     let clients = db(&state, move |conn| {
-        match tenancy {
-            Tenancy::School(s) => {
-                managed_school(conn, &caller.principal, s.get())?;
-            }
-            Tenancy::Municipality(m) => managed_municipality(conn, &caller, m.get())?,
-        }
+        managed(conn, &caller, tenancy)?;
         Ok(integrators::list(conn, tenancy)?)
     })
     .await?;
@@ -209,12 +188,7 @@ async fn revoke(
     id: i64,
 ) -> Result<HttpResponse, ApiError> {
     db(&state, move |conn| {
-        match tenancy {
-            Tenancy::School(s) => {
-                managed_school(conn, &caller.principal, s.get())?;
-            }
-            Tenancy::Municipality(m) => managed_municipality(conn, &caller, m.get())?,
-        }
+        managed(conn, &caller, tenancy)?;
         let actor = caller.person()?;
         Ok(integrators::revoke(
             conn,

@@ -88,10 +88,7 @@ pub fn grade_etag(id: i64, version: i32) -> String {
 
 impl From<journal::Grade> for GradeView {
     fn from(g: journal::Grade) -> Self {
-        let value = g.value.parse::<i64>().map_or_else(
-            |_| serde_json::Value::from(g.value.clone()),
-            serde_json::Value::from,
-        );
+        let value = value_json(&g.value);
         Self {
             id: g.id,
             client_id: g.client_id,
@@ -171,12 +168,7 @@ fn lesson_view(conn: &mut DbConnection, lesson: journal::Lesson) -> Result<Lesso
         homework: lesson.homework,
         first_entry_at: lesson.first_entry_at.map(utc),
         grades: grades.into_iter().map(GradeView::from).collect(),
-        attendance: attendance
-            .into_iter()
-            .filter_map(|(student_id, mark)| {
-                AttendanceMark::parse(&mark).map(|mark| AttendanceMarkView { student_id, mark })
-            })
-            .collect(),
+        attendance: marks_view(attendance),
         scales: scales
             .into_iter()
             .map(|s| {
@@ -647,13 +639,11 @@ pub struct GradeHistory {
     pub items: Vec<GradeVersion>,
 }
 
-fn stored_value(value: Option<String>) -> Option<serde_json::Value> {
-    value.map(|v| {
-        v.parse::<i64>().map_or_else(
-            |_| serde_json::Value::from(v.clone()),
-            serde_json::Value::from,
-        )
-    })
+/// A stored value as the API shows it: a number, or `pass` / `fail`.
+fn value_json(stored: &str) -> serde_json::Value {
+    stored
+        .parse::<i64>()
+        .map_or_else(|_| serde_json::Value::from(stored), serde_json::Value::from)
 }
 
 /// A grade's history
@@ -691,8 +681,8 @@ pub async fn get_grade_history(
             .map(|e| GradeVersion {
                 version: e.version,
                 action: e.action,
-                old_value: stored_value(e.old_value),
-                new_value: stored_value(e.new_value),
+                old_value: e.old_value.as_deref().map(value_json),
+                new_value: e.new_value.as_deref().map(value_json),
                 old_comment: e.old_comment,
                 new_comment: e.new_comment,
                 reason: e.reason,
@@ -1113,6 +1103,16 @@ impl AttendanceMark {
     }
 }
 
+/// Stored marks as the API shows them.
+fn marks_view(stored: Vec<(i64, String)>) -> Vec<AttendanceMarkView> {
+    stored
+        .into_iter()
+        .filter_map(|(student_id, mark)| {
+            AttendanceMark::parse(&mark).map(|mark| AttendanceMarkView { student_id, mark })
+        })
+        .collect()
+}
+
 /// A student's mark in a lesson.
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -1236,12 +1236,7 @@ pub async fn put_attendance(
     .await?;
     Ok(web::Json(LessonAttendance {
         lesson_id: id,
-        marks: marks
-            .into_iter()
-            .filter_map(|(student_id, mark)| {
-                AttendanceMark::parse(&mark).map(|mark| AttendanceMarkView { student_id, mark })
-            })
-            .collect(),
+        marks: marks_view(marks),
         changed,
     }))
 }

@@ -249,6 +249,15 @@ fn new_code(state: &AppState, now: DateTime<Utc>) -> (String, NewCode) {
     )
 }
 
+/// `name` inside the body part `at` (`people[0].roles[1]`), or alone for the whole body.
+fn field(at: &str, name: &str) -> String {
+    if at.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{at}.{name}")
+    }
+}
+
 /// Checks a role request against the school: the class, the student, and which fields
 /// belong to which role. Returns the role to store.
 fn check_role(
@@ -263,7 +272,7 @@ fn check_role(
         (SchoolRoleName::ClassTeacher, Some(class)) => {
             if !admin::class_in_school(conn, school, ClassId(class))? {
                 errors.push(FieldError::new(
-                    format!("{at}.class_id"),
+                    field(at, "class_id"),
                     "not_found",
                     "no such class in this school",
                 ));
@@ -272,7 +281,7 @@ fn check_role(
         }
         (SchoolRoleName::ClassTeacher, None) => {
             errors.push(FieldError::new(
-                format!("{at}.class_id"),
+                field(at, "class_id"),
                 "required",
                 "a class teacher's class is required",
             ));
@@ -280,7 +289,7 @@ fn check_role(
         }
         (_, Some(_)) => {
             errors.push(FieldError::new(
-                format!("{at}.class_id"),
+                field(at, "class_id"),
                 "not_allowed",
                 "only a class_teacher role has a class",
             ));
@@ -292,12 +301,12 @@ fn check_role(
         (SchoolRoleName::Student, Some(student)) => {
             match admin::student_in_school(conn, school, StudentId(student))? {
                 None => errors.push(FieldError::new(
-                    format!("{at}.student_id"),
+                    field(at, "student_id"),
                     "not_found",
                     "no such student in this school",
                 )),
                 Some(true) => errors.push(FieldError::new(
-                    format!("{at}.student_id"),
+                    field(at, "student_id"),
                     "taken",
                     "this student already has an account",
                 )),
@@ -307,7 +316,7 @@ fn check_role(
         }
         (SchoolRoleName::Student, None) => {
             errors.push(FieldError::new(
-                format!("{at}.student_id"),
+                field(at, "student_id"),
                 "required",
                 "a student account names its student record",
             ));
@@ -315,7 +324,7 @@ fn check_role(
         }
         (_, Some(_)) => {
             errors.push(FieldError::new(
-                format!("{at}.student_id"),
+                field(at, "student_id"),
                 "not_allowed",
                 "only a student role names a student record",
             ));
@@ -616,11 +625,8 @@ pub async fn grant_role(
             return Err(ApiError::NotFound);
         }
         let mut errors = Vec::new();
-        let checked = check_role(conn, SchoolId(school), "body", &request, &mut errors)?;
+        let checked = check_role(conn, SchoolId(school), "", &request, &mut errors)?;
         let Some((role, student)) = checked else {
-            for e in &mut errors {
-                e.field = e.field.trim_start_matches("body.").to_owned();
-            }
             return Err(ApiError::Validation(errors));
         };
         if admin::holds_role(conn, SchoolId(school), UserId(user), role.role)? {
