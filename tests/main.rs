@@ -14,3 +14,4 @@ mod journal;
 mod migrations;
 mod openapi_contract;
 mod school_structure;
+mod timetable;

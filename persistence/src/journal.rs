@@ -152,6 +152,8 @@ pub struct Lesson {
     pub cancelled_at: Option<NaiveDateTime>,
     pub first_entry_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
+    /// The group of the class the lesson is for; `None`: the whole class.
+    pub group_id: Option<i64>,
 }
 
 /// # Errors
@@ -294,14 +296,18 @@ pub enum Graded {
 /// Takes the lesson's row lock (PostgreSQL) or the database's write lock (SQLite) as the
 /// first statement of a transaction: two requests writing one lesson run one after the other,
 /// and the second sees what the first committed.
-fn lock_lesson(conn: &mut DbConnection, lesson: i64) -> QueryResult<usize> {
+pub(crate) fn lock_lesson(conn: &mut DbConnection, lesson: i64) -> QueryResult<usize> {
     diesel::update(lessons::table.filter(lessons::id.eq(lesson)))
         .set(lessons::first_entry_at.eq(lessons::first_entry_at))
         .execute(conn)
 }
 
 /// Records when anything was first entered for a lesson (the "online journal" indicator).
-fn mark_first_entry(conn: &mut DbConnection, lesson: i64, at: NaiveDateTime) -> QueryResult<usize> {
+pub(crate) fn mark_first_entry(
+    conn: &mut DbConnection,
+    lesson: i64,
+    at: NaiveDateTime,
+) -> QueryResult<usize> {
     diesel::update(
         lessons::table
             .filter(lessons::id.eq(lesson))

@@ -238,6 +238,7 @@ diesel::table! {
         cancelled_at -> Nullable<Timestamp>,
         first_entry_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        group_id -> Nullable<BigInt>,
     }
 }
 
@@ -341,6 +342,81 @@ diesel::joinable!(grade_events -> grades (grade_id));
 diesel::joinable!(teaching_assignments -> classes (class_id));
 diesel::joinable!(teaching_assignments -> subjects (subject_id));
 
+diesel::table! {
+    class_groups (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        class_id -> BigInt,
+        subject_id -> BigInt,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    group_members (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        group_id -> BigInt,
+        student_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    holidays (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        name -> Text,
+        starts_on -> Date,
+        ends_on -> Date,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    timetable_slots (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        class_id -> BigInt,
+        group_id -> Nullable<BigInt>,
+        subject_id -> BigInt,
+        teacher_user_id -> BigInt,
+        weekday -> SmallInt,
+        number -> SmallInt,
+        weeks -> Text,
+        room -> Nullable<Text>,
+        created_at -> Timestamp,
+        retired_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    generated_lessons (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        lesson_id -> BigInt,
+        slot_id -> BigInt,
+        slot_date -> Date,
+    }
+}
+
+diesel::table! {
+    individual_homework (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        lesson_id -> BigInt,
+        student_id -> BigInt,
+        homework -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(group_members -> class_groups (group_id));
+diesel::joinable!(timetable_slots -> subjects (subject_id));
+diesel::joinable!(individual_homework -> lessons (lesson_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     municipalities,
     schools,
@@ -368,4 +444,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_records,
     attendance_marks,
     attendance_events,
+    class_groups,
+    group_members,
+    holidays,
+    timetable_slots,
+    individual_homework,
+    generated_lessons,
 );
