@@ -13,6 +13,7 @@ pub mod demo;
 pub mod error;
 pub mod integrators;
 pub mod journal;
+pub mod link_codes;
 pub mod migrations;
 pub mod people;
 pub mod schema;
