@@ -169,7 +169,7 @@ fn rule_of(operation: &str) -> Option<Rule> {
     Some(match operation {
         "get_liveness" | "get_readiness" | "get_api_index" | "post_login" | "post_refresh"
         | "post_token" | "post_activate" => Rule::Public,
-        "get_me" | "post_logout" | "list_my_lessons" => Rule::OwnAccount,
+        "get_me" | "create_link_code" | "post_logout" | "list_my_lessons" => Rule::OwnAccount,
         "get_student" | "get_grade_history" | "get_grade" | "get_diary" => Rule::ReadStudent,
         "list_class_students"
         | "get_lesson"
@@ -191,6 +191,7 @@ fn rule_of(operation: &str) -> Option<Rule> {
         | "revoke_role"
         | "issue_activation_code"
         | "link_guardian"
+        | "link_guardian_by_code"
         | "unlink_guardian"
         | "list_teaching_assignments"
         | "create_teaching_assignment"
@@ -621,6 +622,7 @@ fn request(
         "post_activate" => (format!("{v1}/auth/activate"), Some(json!({"code": ""}))),
         "post_token" => (format!("{v1}/auth/token"), None),
         "get_me" => (format!("{v1}/me"), None),
+        "create_link_code" => (format!("{v1}/me/link-codes"), None),
         "post_logout" => (format!("{v1}/auth/logout"), None),
         "get_student" => {
             let id = [
@@ -687,6 +689,21 @@ fn request(
                     u.get()
                 ),
                 None,
+            )
+        }
+        "link_guardian_by_code" => {
+            // A fresh code of a fresh account, as its holder would issue it.
+            let u = fresh_user(conn, None);
+            let (code, hash) = api::auth::credentials::new_link_code();
+            let expires_at = now + chrono::Duration::hours(1);
+            let code_row = persistence::admin::NewCode { hash, expires_at };
+            ok(persistence::link_codes::issue(conn, u, &code_row, now));
+            (
+                format!(
+                    "{v1}/schools/{s}/students/{}/guardians",
+                    world.outside_student.get()
+                ),
+                Some(json!({ "link_code": code })),
             )
         }
         "unlink_guardian" => {

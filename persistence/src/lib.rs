@@ -14,6 +14,7 @@ pub mod error;
 pub mod integrators;
 pub mod journal;
 pub mod lessons;
+pub mod link_codes;
 pub mod migrations;
 pub mod people;
 pub mod schema;

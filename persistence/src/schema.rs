@@ -172,6 +172,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    account_link_codes (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        code_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        used_by_school_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     integrator_clients (id) {
         id -> BigInt,
         client_id -> Text,
@@ -341,6 +353,7 @@ diesel::joinable!(grades -> grade_scales (scale_id));
 diesel::joinable!(grade_events -> grades (grade_id));
 diesel::joinable!(teaching_assignments -> classes (class_id));
 diesel::joinable!(teaching_assignments -> subjects (subject_id));
+diesel::joinable!(account_link_codes -> users (user_id));
 
 diesel::table! {
     class_groups (id) {
@@ -434,6 +447,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_events,
     teaching_assignments,
     activation_codes,
+    account_link_codes,
     integrator_clients,
     audit_events,
     grade_scales,
