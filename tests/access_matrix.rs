@@ -450,6 +450,7 @@ async fn world(app: &TestApp) -> World {
                 room: None,
                 topic: None,
                 homework: None,
+                group: None,
                 at: Utc::now().naive_utc(),
             },
         ))

@@ -9,6 +9,7 @@ mod access_matrix;
 mod administration;
 mod auth;
 mod cli;
+mod diary;
 mod http_basics;
 mod journal;
 mod migrations;

@@ -130,6 +130,8 @@ pub struct NewLesson<'a> {
     pub room: Option<&'a str>,
     pub topic: Option<&'a str>,
     pub homework: Option<&'a str>,
+    /// A group of the class; `None`: the whole class.
+    pub group: Option<i64>,
     pub at: NaiveDateTime,
 }
 
@@ -170,6 +172,7 @@ pub fn insert_lesson(conn: &mut DbConnection, new: &NewLesson<'_>) -> Result<Les
             lessons::room.eq(new.room),
             lessons::topic.eq(new.topic),
             lessons::homework.eq(new.homework),
+            lessons::group_id.eq(new.group),
             lessons::created_at.eq(new.at),
         ))
         .returning(lessons::id)

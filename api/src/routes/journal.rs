@@ -43,6 +43,9 @@ pub struct NewLessonRequest {
     /// Who teaches it (a teacher of the school); the caller when left out.
     #[serde(default)]
     pub teacher_id: Option<i64>,
+    /// A group of the class for this subject; the whole class when left out.
+    #[serde(default)]
+    pub group_id: Option<i64>,
     #[serde(default)]
     #[validate(length(max = 50, message = "must be at most 50 characters"))]
     #[schema(max_length = 50)]
@@ -324,6 +327,17 @@ pub async fn create_lesson(
                 "no teacher with this id in this school",
             ));
         }
+        if let Some(group) = request.group_id {
+            let fits = persistence::timetable::find_group(conn, group)?
+                .is_some_and(|g| g.class_id == class.get() && g.subject_id == request.subject_id);
+            if !fits {
+                errors.push(FieldError::new(
+                    "group_id",
+                    "not_found",
+                    "no such group of this class for this subject",
+                ));
+            }
+        }
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
         }
@@ -339,6 +353,7 @@ pub async fn create_lesson(
                 room: request.room.as_deref(),
                 topic: request.topic.as_deref(),
                 homework: request.homework.as_deref(),
+                group: request.group_id,
                 at: Utc::now().naive_utc(),
             },
         )?;
