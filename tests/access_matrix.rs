@@ -169,12 +169,21 @@ fn rule_of(operation: &str) -> Option<Rule> {
     Some(match operation {
         "get_liveness" | "get_readiness" | "get_api_index" | "post_login" | "post_refresh"
         | "post_token" | "post_activate" => Rule::Public,
-        "get_me" | "post_logout" => Rule::OwnAccount,
-        "get_student" | "get_grade_history" | "get_grade" => Rule::ReadStudent,
-        "list_class_students" | "get_lesson" | "get_attendance_history" => Rule::ReadClass,
-        "create_lesson" | "grade_lesson" | "patch_grade" | "delete_grade" | "put_attendance" => {
-            Rule::WriteLesson
-        }
+        "get_me" | "create_link_code" | "post_logout" | "list_my_lessons" => Rule::OwnAccount,
+        "get_student" | "get_grade_history" | "get_grade" | "get_diary" => Rule::ReadStudent,
+        "list_class_students"
+        | "get_lesson"
+        | "get_attendance_history"
+        | "get_journal_page"
+        | "list_class_groups"
+        | "get_timetable" => Rule::ReadClass,
+        "create_lesson"
+        | "grade_lesson"
+        | "patch_grade"
+        | "delete_grade"
+        | "put_attendance"
+        | "patch_lesson"
+        | "put_individual_homework" => Rule::WriteLesson,
         "list_people"
         | "create_people"
         | "get_person"
@@ -182,6 +191,7 @@ fn rule_of(operation: &str) -> Option<Rule> {
         | "revoke_role"
         | "issue_activation_code"
         | "link_guardian"
+        | "link_guardian_by_code"
         | "unlink_guardian"
         | "list_teaching_assignments"
         | "create_teaching_assignment"
@@ -191,7 +201,14 @@ fn rule_of(operation: &str) -> Option<Rule> {
         | "revoke_school_integrator"
         | "list_school_audit_events"
         | "lock_term"
-        | "unlock_term" => Rule::ManageSchool,
+        | "unlock_term"
+        | "create_class_group"
+        | "put_group_members"
+        | "put_timetable"
+        | "generate_lessons"
+        | "list_holidays"
+        | "create_holiday"
+        | "delete_holiday" => Rule::ManageSchool,
         "register_municipality_integrator"
         | "list_municipality_integrators"
         | "revoke_municipality_integrator"
@@ -433,6 +450,7 @@ async fn world(app: &TestApp) -> World {
                 room: None,
                 topic: None,
                 homework: None,
+                group: None,
                 at: Utc::now().naive_utc(),
             },
         ))
@@ -605,6 +623,7 @@ fn request(
         "post_activate" => (format!("{v1}/auth/activate"), Some(json!({"code": ""}))),
         "post_token" => (format!("{v1}/auth/token"), None),
         "get_me" => (format!("{v1}/me"), None),
+        "create_link_code" => (format!("{v1}/me/link-codes"), None),
         "post_logout" => (format!("{v1}/auth/logout"), None),
         "get_student" => {
             let id = [
@@ -671,6 +690,21 @@ fn request(
                     u.get()
                 ),
                 None,
+            )
+        }
+        "link_guardian_by_code" => {
+            // A fresh code of a fresh account, as its holder would issue it.
+            let u = fresh_user(conn, None);
+            let (code, hash) = api::auth::credentials::new_link_code();
+            let expires_at = now + chrono::Duration::hours(1);
+            let code_row = persistence::admin::NewCode { hash, expires_at };
+            ok(persistence::link_codes::issue(conn, u, &code_row, now));
+            (
+                format!(
+                    "{v1}/schools/{s}/students/{}/guardians",
+                    world.outside_student.get()
+                ),
+                Some(json!({ "link_code": code })),
             )
         }
         "unlink_guardian" => {
@@ -850,6 +884,127 @@ fn request(
                     "value": 5
                 }]})),
             )
+        }
+        "list_my_lessons" => (format!("{v1}/me/lessons?from=2026-11-23&to=2026-11-29"), None),
+        "get_diary" => {
+            let id = [
+                world.family_student.get(),
+                world.outside_student.get(),
+                world.other_student.get(),
+                MISSING,
+            ][target];
+            (
+                format!("{v1}/students/{id}/diary?from=2026-11-23&to=2026-11-29"),
+                None,
+            )
+        }
+        "get_journal_page" | "list_class_groups" | "get_timetable" => {
+            let (class, subject) = match target {
+                0 => (world.class_5a.get(), world.subject),
+                1 => (world.class_7v.get(), world.subject),
+                2 => (world.other_class.get(), world.other_subject),
+                _ => (MISSING, world.subject),
+            };
+            let path = match operation {
+                "get_journal_page" => format!(
+                    "{v1}/classes/{class}/journal?subject_id={}&from=2026-11-01&to=2026-11-30",
+                    subject.get()
+                ),
+                "list_class_groups" => format!("{v1}/classes/{class}/groups"),
+                _ => format!("{v1}/classes/{class}/timetable"),
+            };
+            (path, None)
+        }
+        "patch_lesson" => {
+            let id = world.lessons.get(target).copied().unwrap_or(MISSING);
+            (
+                format!("{v1}/lessons/{id}"),
+                Some(json!({"topic": format!("Тема {n}")})),
+            )
+        }
+        "put_individual_homework" => {
+            let (lesson, student) = match target {
+                0 => (world.lessons[0], world.family_student),
+                1 => (world.lessons[1], world.outside_student),
+                2 => (world.lessons[2], world.other_student),
+                _ => (MISSING, world.family_student),
+            };
+            (
+                format!("{v1}/lessons/{lesson}/individual-homework"),
+                Some(json!({"items": [{"student_id": student.get(), "homework": format!("Упражнение {n}")}]})),
+            )
+        }
+        "create_class_group" | "put_group_members" | "put_timetable" | "generate_lessons" => {
+            let class = if target == 0 {
+                world.class_5a.get()
+            } else {
+                MISSING
+            };
+            match operation {
+                "create_class_group" => (
+                    format!("{v1}/classes/{class}/groups"),
+                    Some(json!({"subject_id": world.subject.get(), "name": format!("Группа {n}")})),
+                ),
+                "put_group_members" => {
+                    let actor = persistence::admin::Actor {
+                        school: world.school,
+                        user: world.admin,
+                        at: now,
+                    };
+                    let group = ok(persistence::timetable::create_group(
+                        conn,
+                        &actor,
+                        world.class_5a,
+                        world.subject,
+                        &format!("Группа {n}"),
+                        &[],
+                    ));
+                    (
+                        format!("{v1}/classes/{class}/groups/{}/members", group.id),
+                        Some(json!({"student_ids": [world.family_student.get()]})),
+                    )
+                }
+                "put_timetable" => (
+                    format!("{v1}/classes/{class}/timetable"),
+                    Some(json!({
+                        "effective_from": "2027-06-01",
+                        "slots": [{
+                            "weekday": 1 + (n % 5),
+                            "number": 2,
+                            "subject_id": world.subject.get(),
+                            "teacher_id": world.some_teacher.get()
+                        }]
+                    })),
+                ),
+                _ => (
+                    format!("{v1}/classes/{class}/timetable/lessons"),
+                    Some(json!({"term_id": world.last_term})),
+                ),
+            }
+        }
+        "list_holidays" | "create_holiday" => (
+            format!("{v1}/schools/{s}/holidays"),
+            (operation == "create_holiday").then(|| {
+                json!({"name": format!("Каникулы {n}"), "starts_on": "2027-01-01", "ends_on": "2027-01-08"})
+            }),
+        ),
+        "delete_holiday" => {
+            let actor = persistence::admin::Actor {
+                school: world.school,
+                user: world.admin,
+                at: now,
+            };
+            let (holiday, _) = ok(persistence::timetable::add_holiday(
+                conn,
+                &actor,
+                &format!("Каникулы {n}"),
+                ok(DateRange::new(
+                    chrono::NaiveDate::from_ymd_opt(2027, 1, 1).unwrap_or_default(),
+                    chrono::NaiveDate::from_ymd_opt(2027, 1, 8).unwrap_or_default(),
+                    30,
+                )),
+            ));
+            (format!("{v1}/schools/{s}/holidays/{}", holiday.id), None)
         }
         other => panic!("no request is written for operation {other}"),
     }

@@ -1,17 +1,20 @@
 //! A school's administration through HTTP: accounts in bulk with activation codes, roles,
-//! parents' links, teaching assignments, the people list, the audit trail, and integrator
-//! clients with their client-credentials tokens.
+//! parents' links (by id, and with a link code the parent issued), teaching assignments, the
+//! people list, the audit trail, and integrator clients with their client-credentials tokens.
 
 use std::collections::BTreeSet;
 use std::future::Future;
 
 use actix_web::http::Method;
 use actix_web::test::TestRequest;
+use api::auth::tokens::sha256_hex;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{NaiveDate, Utc};
+use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 use domain::{ClassId, ClassLabel, DateRange, MunicipalityId, SchoolId, UserId};
-use persistence::people::{self, NewUser, Role, RoleScope};
+use persistence::people::{self, NewStudent, NewUser, Role, RoleScope};
+use persistence::schema::{account_link_codes, classes};
 use persistence::schools;
 use serde_json::{Value, json};
 
@@ -34,6 +37,8 @@ on_both_backends!(
     another_schools_account_is_answered_as_missing,
     a_kept_code_resets_nothing_once_the_account_reaches_beyond_the_school,
     failed_token_requests_do_not_lock_out_logins,
+    a_parent_of_another_school_is_linked_with_their_code,
+    wrong_used_and_expired_link_codes_are_refused_alike,
 );
 
 /// The demo school, its administrator's token, and the ids the tests need.
@@ -1002,4 +1007,277 @@ async fn failed_token_requests_do_not_lock_out_logins(backend: Backend) {
     ok(d.app.login("demo-teacher", "demo-password"), 200).await;
     let codes = d.app.client_token(&id, "still-not-it", None).await;
     assert_eq!(codes.status.as_u16(), 429, "the address is slowed down");
+}
+
+const LINK_CODES: &str = "/api/v1/me/link-codes";
+
+/// A second school, in another municipality: one student in its one class, an administrator
+/// and a teacher (password `pw-123456`).
+struct Second {
+    school: i64,
+    student: i64,
+    admin: String,
+    admin_id: i64,
+    teacher: String,
+}
+
+async fn second_school(app: &TestApp) -> Second {
+    let class = other_school(app, None, "Школа № 2");
+    let (school, student, admin_id) = {
+        let mut conn = must(app.pool().get());
+        let school = classes::table.find(class).select(classes::school_id);
+        let school = SchoolId(must(school.first::<i64>(&mut conn)));
+        let new = NewStudent {
+            school,
+            user: None,
+            last_name: "Петрова",
+            first_name: "Анна",
+            middle_name: None,
+            external_id: None,
+        };
+        let student = must(people::insert_student(&mut conn, new));
+        let since = NaiveDate::from_ymd_opt(2026, 9, 1).unwrap_or_default();
+        must(people::enroll(
+            &mut conn,
+            school,
+            ClassId(class),
+            student,
+            since,
+        ));
+        let hash = must(api::password::hash("pw-123456"));
+        let mut ids = Vec::new();
+        for (login, role) in [
+            ("second.admin", Role::SchoolAdmin),
+            ("second.teacher", Role::Teacher),
+        ] {
+            let new = NewUser {
+                login,
+                display_name: login,
+                password_hash: Some(hash.as_str()),
+                now: Utc::now().naive_utc(),
+            };
+            let user = must(people::insert_user(&mut conn, new));
+            let scope = RoleScope::School(school);
+            must(people::assign_role(&mut conn, user, role, scope));
+            ids.push(user.get());
+        }
+        (school.get(), student.get(), ids[0])
+    };
+    let admin = ok(app.login("second.admin", "pw-123456"), 200).await;
+    let teacher = ok(app.login("second.teacher", "pw-123456"), 200).await;
+    Second {
+        school,
+        student,
+        admin: text(&admin, "access_token"),
+        admin_id,
+        teacher: text(&teacher, "access_token"),
+    }
+}
+
+/// Issues a link code as the holder of `token` and returns it.
+async fn link_code(app: &TestApp, token: &str) -> String {
+    let reply = app.send_as(token, Method::POST, LINK_CODES, None).await;
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    text(&ok(async { reply }, 201).await, "code")
+}
+
+/// Links the holder of `code` as a parent of `student` of `school`, as the holder of `token`.
+async fn link_by_code(app: &TestApp, token: &str, school: i64, student: i64, code: &str) -> Reply {
+    let path = format!("/api/v1/schools/{school}/students/{student}/guardians");
+    app.post_as(token, &path, &json!({ "link_code": code }))
+        .await
+}
+
+/// The stored form of a shown link code.
+fn link_code_hash(code: &str) -> String {
+    sha256_hex(&code.replace('-', "").to_uppercase())
+}
+
+fn ids_of(list: &Value) -> BTreeSet<i64> {
+    let list = list.as_array().cloned().unwrap_or_default();
+    list.iter().map(|v| num(v, "id")).collect()
+}
+
+/// A parent whose account the first school created, with a child there, gets a child in a
+/// second school too: the second school cannot reach the account by id, but the parent issues
+/// a link code, hands it over, and the second school links them with it.
+async fn a_parent_of_another_school_is_linked_with_their_code(backend: Backend) {
+    let d = demo(backend).await;
+    let b = second_school(&d.app).await;
+    let first = d.free_student(0);
+    let mut mother = person("mother.two", json!([{ "role": "parent" }]));
+    mother["children"] = json!([first]);
+    let created = d.create_one(mother).await;
+    let user = num(&created, "id");
+    let token = activated(&d.app, &text(&created, "activation_code"), "mother-pass").await;
+    let by_id = format!(
+        "/api/v1/schools/{}/students/{}/guardians/{user}",
+        b.school, b.student
+    );
+    let by_id = d.app.send_as(&b.admin, Method::PUT, &by_id, None);
+    problem(by_id, 404, "not_found").await;
+
+    // The parent issues a code, then another: the first one stops working.
+    let reply = d.app.send_as(&token, Method::POST, LINK_CODES, None).await;
+    let issued = ok(async { reply }, 201).await;
+    let stale = text(&issued, "code");
+    assert!(
+        stale.len() == 11 && stale.matches('-').count() == 1,
+        "{stale}"
+    );
+    let expires = must(chrono::DateTime::parse_from_rfc3339(&text(
+        &issued,
+        "expires_at",
+    )));
+    let hours = (expires.with_timezone(&Utc) - Utc::now()).num_minutes() / 60;
+    assert!((71..=72).contains(&hours), "expires in {hours} hours");
+    let code = link_code(&d.app, &token).await;
+    assert_ne!(code, stale);
+    let found = invalid(link_by_code(&d.app, &b.admin, b.school, b.student, &stale)).await;
+    assert_eq!(fields(&found), pairs(&[("link_code", "invalid")]));
+
+    // Only hashes are stored.
+    let stored: Vec<String> = {
+        let mut conn = must(d.app.pool().get());
+        let mine = account_link_codes::table.filter(account_link_codes::user_id.eq(user));
+        must(mine.select(account_link_codes::code_hash).load(&mut conn))
+    };
+    assert_eq!(stored.len(), 2);
+    assert!(stored.contains(&link_code_hash(&code)));
+    let plain = [code.clone(), code.replace('-', "")];
+    for hash in &stored {
+        assert!(plain.iter().all(|p| !hash.contains(p.as_str())), "{hash}");
+    }
+
+    // The second school links them with the code as typed (case, dash or space: no matter).
+    let typed = code.to_lowercase().replace('-', " ");
+    let linked = link_by_code(&d.app, &b.admin, b.school, b.student, &typed);
+    let linked = ok(linked, 201).await;
+    assert_eq!(num(&linked, "id"), user);
+    assert_eq!(linked["login"], "mother.two");
+    assert_eq!(linked["roles"][0]["role"], "parent");
+    assert_eq!(linked["roles"].as_array().map(Vec::len), Some(1));
+    assert_eq!(ids_of(&linked["children"]), BTreeSet::from([b.student]));
+    let seen = format!("/api/v1/schools/{}/people/{user}", b.school);
+    assert_eq!(read(&d.app, &b.admin, &seen).await, linked);
+
+    // The parent has both children, in both schools, and reads the new one's card.
+    let me = read(&d.app, &token, "/api/v1/me").await;
+    assert_eq!(ids_of(&me["children"]), BTreeSet::from([first, b.student]));
+    assert_eq!(ids_of(&me["schools"]), BTreeSet::from([d.school, b.school]));
+    let card = read(&d.app, &token, &student(b.student)).await;
+    assert_eq!(card["school_id"], b.school);
+
+    // Used once.
+    let again = invalid(link_by_code(&d.app, &b.admin, b.school, b.student, &code)).await;
+    assert_eq!(fields(&again), pairs(&[("link_code", "invalid")]));
+    let used: Option<i64> = {
+        let mut conn = must(d.app.pool().get());
+        let row = account_link_codes::table
+            .filter(account_link_codes::code_hash.eq(link_code_hash(&code)))
+            .select(account_link_codes::used_by_school_id);
+        must(row.first(&mut conn))
+    };
+    assert_eq!(used, Some(b.school));
+
+    // The second school's trail holds the link; the first school's does not.
+    let trail = format!("/api/v1/schools/{}/audit-events", b.school);
+    let trail = items(&read(&d.app, &b.admin, &trail).await);
+    let actions: Vec<&str> = trail.iter().filter_map(|e| e["action"].as_str()).collect();
+    assert_eq!(actions, ["guardian.linked_by_code", "role.granted"]);
+    assert_eq!(num(&trail[0], "target_id"), b.student);
+    assert_eq!(num(&trail[0], "actor_id"), b.admin_id);
+    assert_eq!(num(&trail[0]["details"], "parent_id"), user);
+    assert!(trail[0]["details"]["link_code_id"].is_i64(), "{}", trail[0]);
+    let body = serde_json::to_string(&trail).unwrap_or_default();
+    assert!(!body.contains(&code) && !body.contains(&link_code_hash(&code)));
+    let own = d.audit().await;
+    assert!(own.iter().all(|e| e["action"] != "guardian.linked_by_code"));
+    // The account reaches two schools now: neither may reset its password any more.
+    let reset = format!("/people/{user}/activation-code");
+    let reset = d.send(Method::POST, &reset, None);
+    problem(reset, 409, "conflict").await;
+}
+
+/// A wrong, used or expired code gets one and the same answer (so codes cannot be probed),
+/// and failures slow the administrator down. Only the school's own administration links,
+/// only its own students.
+async fn wrong_used_and_expired_link_codes_are_refused_alike(backend: Backend) {
+    let d = demo(backend).await;
+    let b = second_school(&d.app).await;
+    let (parent, _) = d.app.tokens("demo-parent").await;
+    let used = link_code(&d.app, &parent).await;
+    ok(
+        link_by_code(&d.app, &b.admin, b.school, b.student, &used),
+        201,
+    )
+    .await;
+    let expired = link_code(&d.app, &parent).await;
+    {
+        let mut conn = must(d.app.pool().get());
+        let past = Utc::now().naive_utc() - chrono::Duration::minutes(1);
+        let row = account_link_codes::table
+            .filter(account_link_codes::code_hash.eq(link_code_hash(&expired)));
+        let changed = diesel::update(row).set(account_link_codes::expires_at.eq(past));
+        assert_eq!(must(changed.execute(&mut conn)), 1);
+    }
+    let mut answers = Vec::new();
+    for code in [
+        used.as_str(),
+        expired.as_str(),
+        "ZZZZZ-ZZZZZ",
+        "not a code!",
+    ] {
+        let found = invalid(link_by_code(&d.app, &b.admin, b.school, b.student, code)).await;
+        assert_eq!(fields(&found), pairs(&[("link_code", "invalid")]), "{code}");
+        answers.push(found);
+    }
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
+    let empty = invalid(link_by_code(&d.app, &b.admin, b.school, b.student, "")).await;
+    assert_eq!(empty["errors"][0]["field"], "link_code");
+
+    // Not the school's administration, or not its student: refused, and the code is kept.
+    let code = link_code(&d.app, &parent).await;
+    let cases = [
+        (&b.teacher, b.school, b.student, 403, "forbidden"),
+        (&parent, b.school, b.student, 403, "forbidden"),
+        (&d.admin, b.school, b.student, 404, "not_found"),
+        (&d.admin, d.school, b.student, 404, "not_found"),
+        (&d.admin, d.school, 999_999, 404, "not_found"),
+    ];
+    for (token, school, pupil, status, what) in cases {
+        let reply = link_by_code(&d.app, token, school, pupil, &code);
+        problem(reply, status, what).await;
+    }
+    let own = d.free_student(2);
+    let linked = ok(link_by_code(&d.app, &d.admin, d.school, own, &code), 201).await;
+    assert!(ids_of(&linked["children"]).contains(&own));
+    // Linked already: nothing changes, and the code is used up all the same.
+    let again = link_code(&d.app, &parent).await;
+    let same = ok(link_by_code(&d.app, &d.admin, d.school, own, &again), 200).await;
+    assert_eq!(same, linked);
+    let reused = link_by_code(&d.app, &d.admin, d.school, own, &again);
+    invalid(reused).await;
+    let trail = d.audit().await;
+    let by_code = trail
+        .iter()
+        .filter(|e| e["action"] == "guardian.linked_by_code");
+    assert_eq!(by_code.count(), 1);
+
+    // The fifth failure locks the second school's administrator out for a while, even with a
+    // good code; the first school's administrator (one failure) is not.
+    invalid(link_by_code(
+        &d.app,
+        &b.admin,
+        b.school,
+        b.student,
+        "AAAAA-AAAAA",
+    ))
+    .await;
+    let good = link_code(&d.app, &parent).await;
+    let locked = link_by_code(&d.app, &b.admin, b.school, b.student, &good).await;
+    assert!(locked.header("retry-after").is_some());
+    locked.assert_problem(429, "too_many_requests");
+    let other = link_by_code(&d.app, &d.admin, d.school, d.free_student(3), &good);
+    ok(other, 201).await;
 }

@@ -165,10 +165,12 @@ async fn foreign_keys_are_indexed(backend: Backend) {
 }
 
 /// Tables that are not owned by one school: the directory of municipalities, schools and
-/// accounts (a parent may have children in several schools), and the rows a municipality may
+/// accounts (a parent may have children in several schools), the rows a municipality may
 /// own instead of a school (its integrator clients and their audit trail; a CHECK requires one
-/// of the two owners). Everything else is sharded by school and must carry `school_id`.
-const NOT_SCHOOL_OWNED: [&str; 10] = [
+/// of the two owners), and the link codes a person issues for their own account (they are the
+/// account's, whatever schools it belongs to, and exist to reach a school it is not in yet).
+/// Everything else is sharded by school and must carry `school_id`.
+const NOT_SCHOOL_OWNED: [&str; 11] = [
     "__diesel_schema_migrations",
     "municipalities",
     "schools",
@@ -179,6 +181,7 @@ const NOT_SCHOOL_OWNED: [&str; 10] = [
     "login_events",
     "integrator_clients",
     "audit_events",
+    "account_link_codes",
 ];
 
 async fn school_owned_tables_carry_school_id(backend: Backend) {

@@ -48,6 +48,8 @@ pub struct AuthSettings {
     pub login_lockout_secs: u64,
     /// How long an activation code the administration hands out stays valid, in days.
     pub activation_code_ttl_days: u32,
+    /// How long a link code a person issues for their own account stays valid, in hours.
+    pub link_code_ttl_hours: u32,
     /// Lifetime of an integrator's access token (client-credentials grant), in seconds.
     pub integrator_token_ttl_secs: u64,
 }
@@ -199,6 +201,12 @@ impl Settings {
                 self.auth.activation_code_ttl_days
             )));
         }
+        if !(1..=720).contains(&self.auth.link_code_ttl_hours) {
+            return Err(ConfigError(format!(
+                "auth.link_code_ttl_hours must be between 1 and 720, got {}",
+                self.auth.link_code_ttl_hours
+            )));
+        }
         if self.auth.integrator_token_ttl_secs < 60 || self.auth.integrator_token_ttl_secs > 86_400
         {
             return Err(ConfigError(format!(
@@ -267,6 +275,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("auth.login_max_failures", "5"),
     ("auth.login_lockout_secs", "30"),
     ("auth.activation_code_ttl_days", "30"),
+    ("auth.link_code_ttl_hours", "72"),
     ("auth.integrator_token_ttl_secs", "3600"),
     ("log.filter", "info"),
     ("log.format", "pretty"),
@@ -359,6 +368,10 @@ mod tests {
                 None
             ))
             .contains("body_limit_bytes")
+        );
+        assert!(
+            message(load(&[("APP__AUTH__LINK_CODE_TTL_HOURS", "0")], None, None))
+                .contains("auth.link_code_ttl_hours")
         );
         assert!(message(load(&[("APP__LOG__FORMAT", "xml")], None, None)).contains("xml"));
         assert!(message(load(&[("APP__SERVER__COLOUR", "red")], None, None)).contains("colour"));

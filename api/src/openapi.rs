@@ -30,7 +30,8 @@ and third-party integrations. Every error is `application/problem+json` (RFC 945
         (name = "auth", description = "Logging in, refreshing tokens, logging out"),
         (name = "account", description = "The caller's own account"),
         (name = "roster", description = "Students and class rosters"),
-        (name = "journal", description = "Lessons, grades and their history"),
+        (name = "journal", description = "Lessons, grades, attendance and their history; the diary and the journal page"),
+        (name = "timetable", description = "Groups within classes, weekly timetables, holidays, and generating a term's lessons"),
         (name = "administration", description = "A school's people, roles, parent links, teaching assignments and audit trail"),
         (name = "integrators", description = "Third-party clients a school or municipality registers (OAuth2 client credentials)"),
     )

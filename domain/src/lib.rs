@@ -10,8 +10,10 @@ pub mod calendar;
 pub mod grading;
 pub mod ids;
 pub mod school;
+pub mod timetable;
 
 pub use calendar::{DateRange, DateRangeError, TermDates};
 pub use grading::{GradeError, GradeValue, RawValue, Scale, ScaleError, Weight, WeightError};
 pub use ids::*;
 pub use school::{ClassLabel, ClassLabelError, GradeLevel, GradeLevelError, Name, NameError};
+pub use timetable::{Slot, TimetableError, Weeks};

@@ -25,7 +25,7 @@ pub struct SchoolRole {
     pub class: Option<ClassId>,
 }
 
-/// A new activation code's stored form.
+/// A new one-time code's stored form (an activation code, or a person's link code).
 #[derive(Debug, Clone)]
 pub struct NewCode {
     pub hash: String,
@@ -132,7 +132,7 @@ pub fn create_people(
                 attach_student_in(conn, actor, user, student)?;
             }
             for child in &person.children {
-                link_guardian_in(conn, actor, user, *child)?;
+                link_guardian_in(conn, actor, user, *child, None)?;
             }
             issue_code_in(conn, actor, user, &person.code)?;
             ids.push(user);
@@ -195,11 +195,15 @@ fn attach_student_in(
     )
 }
 
-fn link_guardian_in(
+/// Links a parent to a student of the actor's school, granting the parent role there if
+/// need be; returns whether a new link was made. `code` is the link code the parent handed
+/// over, when linked with one (then audited as such).
+pub(crate) fn link_guardian_in(
     conn: &mut DbConnection,
     actor: Actor,
     parent: UserId,
     student: StudentId,
+    code: Option<i64>,
 ) -> Result<bool> {
     let exists: i64 = guardianships::table
         .filter(guardianships::parent_user_id.eq(parent.get()))
@@ -233,13 +237,14 @@ fn link_guardian_in(
             },
         )?;
     }
-    actor.audit(
-        conn,
-        "guardian.linked",
-        "student",
-        student.get(),
-        json!({"parent_id": parent.get()}),
-    )?;
+    let (action, details) = match code {
+        None => ("guardian.linked", json!({"parent_id": parent.get()})),
+        Some(code) => (
+            "guardian.linked_by_code",
+            json!({"parent_id": parent.get(), "link_code_id": code}),
+        ),
+    };
+    actor.audit(conn, action, "student", student.get(), details)?;
     Ok(true)
 }
 
@@ -393,7 +398,7 @@ pub fn link_guardian(
     parent: UserId,
     student: StudentId,
 ) -> Result<bool> {
-    conn.transaction(|conn| link_guardian_in(conn, actor, parent, student))
+    conn.transaction(|conn| link_guardian_in(conn, actor, parent, student, None))
 }
 
 /// Unlinks a parent from a student of the actor's school.
@@ -930,7 +935,8 @@ pub fn confined_to_school(conn: &mut DbConnection, school: SchoolId, user: UserI
 
 /// Whether an account is this school's: it holds a role here, or this school created it (and
 /// so issued it an activation code). Only such an account may the school's administration
-/// give roles or children; any other is answered as if it did not exist.
+/// give roles or children by id; any other is answered as if it did not exist. (An account of
+/// another school is linked only with a code its holder issued: see [`crate::link_codes`].)
 ///
 /// # Errors
 /// On a database failure.

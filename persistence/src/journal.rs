@@ -130,6 +130,8 @@ pub struct NewLesson<'a> {
     pub room: Option<&'a str>,
     pub topic: Option<&'a str>,
     pub homework: Option<&'a str>,
+    /// A group of the class; `None`: the whole class.
+    pub group: Option<i64>,
     pub at: NaiveDateTime,
 }
 
@@ -152,6 +154,8 @@ pub struct Lesson {
     pub cancelled_at: Option<NaiveDateTime>,
     pub first_entry_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
+    /// The group of the class the lesson is for; `None`: the whole class.
+    pub group_id: Option<i64>,
 }
 
 /// # Errors
@@ -168,6 +172,7 @@ pub fn insert_lesson(conn: &mut DbConnection, new: &NewLesson<'_>) -> Result<Les
             lessons::room.eq(new.room),
             lessons::topic.eq(new.topic),
             lessons::homework.eq(new.homework),
+            lessons::group_id.eq(new.group),
             lessons::created_at.eq(new.at),
         ))
         .returning(lessons::id)
@@ -294,14 +299,18 @@ pub enum Graded {
 /// Takes the lesson's row lock (PostgreSQL) or the database's write lock (SQLite) as the
 /// first statement of a transaction: two requests writing one lesson run one after the other,
 /// and the second sees what the first committed.
-fn lock_lesson(conn: &mut DbConnection, lesson: i64) -> QueryResult<usize> {
+pub(crate) fn lock_lesson(conn: &mut DbConnection, lesson: i64) -> QueryResult<usize> {
     diesel::update(lessons::table.filter(lessons::id.eq(lesson)))
         .set(lessons::first_entry_at.eq(lessons::first_entry_at))
         .execute(conn)
 }
 
 /// Records when anything was first entered for a lesson (the "online journal" indicator).
-fn mark_first_entry(conn: &mut DbConnection, lesson: i64, at: NaiveDateTime) -> QueryResult<usize> {
+pub(crate) fn mark_first_entry(
+    conn: &mut DbConnection,
+    lesson: i64,
+    at: NaiveDateTime,
+) -> QueryResult<usize> {
     diesel::update(
         lessons::table
             .filter(lessons::id.eq(lesson))

@@ -14,10 +14,13 @@ pub mod demo;
 pub mod error;
 pub mod integrators;
 pub mod journal;
+pub mod lessons;
+pub mod link_codes;
 pub mod migrations;
 pub mod people;
 pub mod schema;
 pub mod schools;
+pub mod timetable;
 
 pub use connection::{Backend, DatabaseUrl, DbConnection, Pool, PoolOptions, PooledConnection};
 pub use error::PersistenceError;

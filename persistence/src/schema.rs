@@ -172,6 +172,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    account_link_codes (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        code_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        used_by_school_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     integrator_clients (id) {
         id -> BigInt,
         client_id -> Text,
@@ -238,6 +250,7 @@ diesel::table! {
         cancelled_at -> Nullable<Timestamp>,
         first_entry_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        group_id -> Nullable<BigInt>,
     }
 }
 
@@ -340,6 +353,82 @@ diesel::joinable!(grades -> grade_scales (scale_id));
 diesel::joinable!(grade_events -> grades (grade_id));
 diesel::joinable!(teaching_assignments -> classes (class_id));
 diesel::joinable!(teaching_assignments -> subjects (subject_id));
+diesel::joinable!(account_link_codes -> users (user_id));
+
+diesel::table! {
+    class_groups (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        class_id -> BigInt,
+        subject_id -> BigInt,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    group_members (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        group_id -> BigInt,
+        student_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    holidays (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        name -> Text,
+        starts_on -> Date,
+        ends_on -> Date,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    timetable_slots (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        class_id -> BigInt,
+        group_id -> Nullable<BigInt>,
+        subject_id -> BigInt,
+        teacher_user_id -> BigInt,
+        weekday -> SmallInt,
+        number -> SmallInt,
+        weeks -> Text,
+        room -> Nullable<Text>,
+        created_at -> Timestamp,
+        retired_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    generated_lessons (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        lesson_id -> BigInt,
+        slot_id -> BigInt,
+        slot_date -> Date,
+    }
+}
+
+diesel::table! {
+    individual_homework (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        lesson_id -> BigInt,
+        student_id -> BigInt,
+        homework -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(group_members -> class_groups (group_id));
+diesel::joinable!(timetable_slots -> subjects (subject_id));
+diesel::joinable!(individual_homework -> lessons (lesson_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     municipalities,
@@ -358,6 +447,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_events,
     teaching_assignments,
     activation_codes,
+    account_link_codes,
     integrator_clients,
     audit_events,
     grade_scales,
@@ -368,4 +458,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_records,
     attendance_marks,
     attendance_events,
+    class_groups,
+    group_members,
+    holidays,
+    timetable_slots,
+    individual_homework,
+    generated_lessons,
 );

@@ -1,5 +1,5 @@
-//! Activation codes and integrator client credentials: generated here, stored only as
-//! SHA-256 hashes.
+//! Activation codes, link codes and integrator client credentials: generated here, stored
+//! only as SHA-256 hashes.
 
 use rand::Rng;
 
@@ -11,6 +11,9 @@ const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /// The characters of an activation code (60 bits), shown in groups of four.
 const CODE_CHARS: usize = 12;
 
+/// The characters of a link code (50 bits; it lives hours, not weeks), shown in groups of five.
+const LINK_CODE_CHARS: usize = 10;
+
 fn crockford(n: usize) -> String {
     let mut rng = rand::rngs::OsRng;
     (0..n)
@@ -18,13 +21,13 @@ fn crockford(n: usize) -> String {
         .collect()
 }
 
-/// A new activation code: what to hand out (`XXXX-XXXX-XXXX`) and the hash to store.
-#[must_use]
-pub fn new_activation_code() -> (String, String) {
-    let raw = crockford(CODE_CHARS);
+/// A new code of `chars` characters: what to hand out (in groups of `group`, joined by dashes)
+/// and the hash to store.
+fn new_code(chars: usize, group: usize) -> (String, String) {
+    let raw = crockford(chars);
     let shown = raw
         .as_bytes()
-        .chunks(4)
+        .chunks(group)
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect::<Vec<_>>()
         .join("-");
@@ -32,10 +35,9 @@ pub fn new_activation_code() -> (String, String) {
     (shown, hash)
 }
 
-/// The stored hash of a typed activation code, forgiving case, dashes, spaces and the
-/// letters people confuse with digits (O for 0, I and L for 1); `None` if it cannot be one.
-#[must_use]
-pub fn activation_code_hash(typed: &str) -> Option<String> {
+/// The stored hash of a typed code of `chars` characters, forgiving case, dashes, spaces and
+/// the letters people confuse with digits (O for 0, I and L for 1); `None` if it cannot be one.
+fn typed_code_hash(typed: &str, chars: usize) -> Option<String> {
     let normal: String = typed
         .chars()
         .filter(|c| !matches!(c, '-' | ' '))
@@ -45,8 +47,35 @@ pub fn activation_code_hash(typed: &str) -> Option<String> {
             c => c,
         })
         .collect();
-    (normal.len() == CODE_CHARS && normal.bytes().all(|b| CROCKFORD.contains(&b)))
+    (normal.len() == chars && normal.bytes().all(|b| CROCKFORD.contains(&b)))
         .then(|| sha256_hex(&normal))
+}
+
+/// A new activation code: what to hand out (`XXXX-XXXX-XXXX`) and the hash to store.
+#[must_use]
+pub fn new_activation_code() -> (String, String) {
+    new_code(CODE_CHARS, 4)
+}
+
+/// The stored hash of a typed activation code (see [`typed_code_hash`]); `None` if it cannot
+/// be one.
+#[must_use]
+pub fn activation_code_hash(typed: &str) -> Option<String> {
+    typed_code_hash(typed, CODE_CHARS)
+}
+
+/// A new link code: what the person hands to another school (`XXXXX-XXXXX`) and the hash to
+/// store.
+#[must_use]
+pub fn new_link_code() -> (String, String) {
+    new_code(LINK_CODE_CHARS, 5)
+}
+
+/// The stored hash of a typed link code, as forgiving as for activation codes; `None` if it
+/// cannot be one.
+#[must_use]
+pub fn link_code_hash(typed: &str) -> Option<String> {
+    typed_code_hash(typed, LINK_CODE_CHARS)
 }
 
 /// New client credentials: the public client id, the secret (shown once) and its hash.
@@ -88,6 +117,23 @@ mod tests {
             activation_code_hash("OIL0-0000-0000"),
             activation_code_hash("0110-0000-0000")
         );
+    }
+
+    #[test]
+    fn a_link_code_is_accepted_however_it_is_typed() {
+        let (shown, hash) = new_link_code();
+        assert_eq!(shown.len(), 11);
+        assert_eq!(shown.matches('-').count(), 1);
+        assert_eq!(link_code_hash(&shown), Some(hash.clone()));
+        assert_eq!(link_code_hash(&shown.to_lowercase()), Some(hash.clone()));
+        assert_eq!(link_code_hash(&shown.replace('-', "")), Some(hash));
+        assert_eq!(
+            link_code_hash("0000-0000-0000"),
+            None,
+            "an activation code's length"
+        );
+        assert_eq!(activation_code_hash(&shown), None);
+        assert_ne!(new_link_code().1, new_link_code().1);
     }
 
     #[test]

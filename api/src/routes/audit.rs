@@ -22,10 +22,14 @@ pub struct AuditEvent {
     /// What happened: `person.created`, `person.activated`, `person.password_reset`,
     /// `role.granted`, `role.revoked`, `student.account_attached`, `guardian.linked`,
     /// `guardian.unlinked`, `activation_code.issued`, `teaching.assigned`, `teaching.removed`,
-    /// `integrator.registered`, `integrator.revoked`.
+    /// `integrator.registered`, `integrator.revoked`, `term.locked`, `term.unlocked`,
+    /// `lesson.changed`, `lesson.individual_homework_set`, `group.created`,
+    /// `group.members_set`, `holiday.declared`, `holiday.removed`, `timetable.replaced`,
+    /// `timetable.generated`.
     #[schema(example = "role.granted")]
     pub action: String,
-    /// The kind of thing changed: `person`, `student`, `teaching_assignment`, `integrator`.
+    /// The kind of thing changed: `person`, `student`, `teaching_assignment`, `integrator`,
+    /// `term`, `lesson`, `group`, `holiday`, `class`.
     pub target_type: String,
     pub target_id: i64,
     /// The change's values (never a secret or a password).

@@ -141,3 +141,63 @@ pub fn paginate<T>(
         (rows, None)
     }
 }
+
+/// The class, if the caller may administer its school: 404 for a class that does not exist
+/// or that the caller cannot see, 403 for a role that may not administer schools.
+///
+/// # Errors
+/// 403 or 404 as the rules decide.
+pub fn managed_class(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    class: domain::ClassId,
+) -> Result<access::ClassRef, ApiError> {
+    match persistence::access::class(conn, class)? {
+        Some(found) => {
+            enforce(access::manage_school(principal, &found.school))?;
+            Ok(found)
+        }
+        None => {
+            enforce(access::when_missing(principal, Operation::ManageSchool))?;
+            Err(ApiError::NotFound)
+        }
+    }
+}
+
+/// The class, if the caller may read its `record`s: 404 for a class that does not exist or
+/// that the caller cannot see, 403 for a role that may not read class journals.
+///
+/// # Errors
+/// 403 or 404 as the rules decide.
+pub fn readable_class(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    class: domain::ClassId,
+    record: access::Record,
+) -> Result<access::ClassRef, ApiError> {
+    match persistence::access::class(conn, class)? {
+        Some(found) => {
+            enforce(access::read_class(principal, &found, record))?;
+            Ok(found)
+        }
+        None => {
+            enforce(access::when_missing(
+                principal,
+                Operation::ReadClass(record),
+            ))?;
+            Err(ApiError::NotFound)
+        }
+    }
+}
+
+/// A date query parameter: `YYYY-MM-DD`, or 422 naming the parameter.
+///
+/// # Errors
+/// 422 naming `field` when the value is not a date.
+pub fn date_param(field: &str, raw: Option<&str>) -> Result<Option<chrono::NaiveDate>, ApiError> {
+    raw.map(|raw| {
+        chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+            .map_err(|_| ApiError::field(field, "invalid", "must be a date written as YYYY-MM-DD"))
+    })
+    .transpose()
+}

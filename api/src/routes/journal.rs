@@ -43,6 +43,9 @@ pub struct NewLessonRequest {
     /// Who teaches it (a teacher of the school); the caller when left out.
     #[serde(default)]
     pub teacher_id: Option<i64>,
+    /// A group of the class for this subject; the whole class when left out.
+    #[serde(default)]
+    pub group_id: Option<i64>,
     #[serde(default)]
     #[validate(length(max = 50, message = "must be at most 50 characters"))]
     #[schema(max_length = 50)]
@@ -140,6 +143,16 @@ pub struct LessonView {
     pub room: Option<String>,
     pub topic: Option<String>,
     pub homework: Option<String>,
+    /// Homework set for single students (seen only by them and their parents).
+    pub individual_homework: Vec<IndividualHomeworkItem>,
+    /// The teacher's note on the lesson.
+    pub comment: Option<String>,
+    /// The group of the class the lesson is for; absent: the whole class.
+    pub group_id: Option<i64>,
+    /// When the teacher marked the lesson held.
+    pub held_at: Option<DateTime<Utc>>,
+    /// When the lesson was cancelled; absent while it takes place.
+    pub cancelled_at: Option<DateTime<Utc>>,
     /// When anything was first entered for the lesson.
     pub first_entry_at: Option<DateTime<Utc>>,
     pub grades: Vec<GradeView>,
@@ -149,7 +162,10 @@ pub struct LessonView {
     pub work_types: Vec<WorkTypeView>,
 }
 
-fn lesson_view(conn: &mut DbConnection, lesson: journal::Lesson) -> Result<LessonView, ApiError> {
+pub(crate) fn lesson_view(
+    conn: &mut DbConnection,
+    lesson: journal::Lesson,
+) -> Result<LessonView, ApiError> {
     let school = SchoolId(lesson.school_id);
     let grades = journal::lesson_grades(conn, lesson.id)?;
     let attendance = journal::attendance(conn, lesson.id)?;
@@ -166,6 +182,17 @@ fn lesson_view(conn: &mut DbConnection, lesson: journal::Lesson) -> Result<Lesso
         room: lesson.room,
         topic: lesson.topic,
         homework: lesson.homework,
+        individual_homework: persistence::lessons::individual_homework(conn, lesson.id)?
+            .into_iter()
+            .map(|(student_id, homework)| IndividualHomeworkItem {
+                student_id,
+                homework,
+            })
+            .collect(),
+        comment: lesson.comment,
+        group_id: lesson.group_id,
+        held_at: lesson.held_at.map(utc),
+        cancelled_at: lesson.cancelled_at.map(utc),
         first_entry_at: lesson.first_entry_at.map(utc),
         grades: grades.into_iter().map(GradeView::from).collect(),
         attendance: marks_view(attendance),
@@ -198,8 +225,19 @@ fn lesson_view(conn: &mut DbConnection, lesson: journal::Lesson) -> Result<Lesso
     })
 }
 
+/// One student's own homework for a lesson.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IndividualHomeworkItem {
+    /// A student of the lesson (of its class, and of its group if it has one).
+    pub student_id: i64,
+    #[validate(length(min = 1, max = 4000, message = "must be 1 to 4000 characters"))]
+    #[schema(min_length = 1, max_length = 4000)]
+    pub homework: String,
+}
+
 /// The lesson, if the caller may do `entry` on it; 403/404 by the rules otherwise.
-fn writable_lesson(
+pub(crate) fn writable_lesson(
     conn: &mut DbConnection,
     caller: &Caller,
     id: i64,
@@ -289,6 +327,17 @@ pub async fn create_lesson(
                 "no teacher with this id in this school",
             ));
         }
+        if let Some(group) = request.group_id {
+            let fits = persistence::timetable::find_group(conn, group)?
+                .is_some_and(|g| g.class_id == class.get() && g.subject_id == request.subject_id);
+            if !fits {
+                errors.push(FieldError::new(
+                    "group_id",
+                    "not_found",
+                    "no such group of this class for this subject",
+                ));
+            }
+        }
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
         }
@@ -304,6 +353,7 @@ pub async fn create_lesson(
                 room: request.room.as_deref(),
                 topic: request.topic.as_deref(),
                 homework: request.homework.as_deref(),
+                group: request.group_id,
                 at: Utc::now().naive_utc(),
             },
         )?;
@@ -640,7 +690,7 @@ pub struct GradeHistory {
 }
 
 /// A stored value as the API shows it: a number, or `pass` / `fail`.
-fn value_json(stored: &str) -> serde_json::Value {
+pub(crate) fn value_json(stored: &str) -> serde_json::Value {
     stored
         .parse::<i64>()
         .map_or_else(|_| serde_json::Value::from(stored), serde_json::Value::from)
@@ -753,7 +803,7 @@ fn if_match(req: &HttpRequest, id: i64) -> Result<i32, ApiError> {
     version.parse().map_err(|_| ApiError::PreconditionFailed)
 }
 
-fn actor_of(caller: &Caller) -> Actor {
+pub(crate) fn actor_of(caller: &Caller) -> Actor {
     match &caller.principal {
         domain::access::Principal::Person { user, .. } => Actor::Person(*user),
         domain::access::Principal::Integrator { client, .. } => Actor::Integrator(*client),
@@ -786,7 +836,7 @@ fn writable_grade(
 }
 
 /// In a locked term only the administration may change a lesson's records, with a reason.
-fn unless_locked(
+pub(crate) fn unless_locked(
     conn: &mut DbConnection,
     caller: &Caller,
     lesson_ref: &LessonRef,
@@ -1087,7 +1137,7 @@ pub enum AttendanceMark {
 }
 
 impl AttendanceMark {
-    const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Self::Absent => "absent",
             Self::AbsentValid => "absent_valid",
@@ -1096,7 +1146,7 @@ impl AttendanceMark {
         }
     }
 
-    fn parse(stored: &str) -> Option<Self> {
+    pub(crate) fn parse(stored: &str) -> Option<Self> {
         [Self::Absent, Self::AbsentValid, Self::Sick, Self::Late]
             .into_iter()
             .find(|m| m.as_str() == stored)

@@ -1,11 +1,16 @@
 //! The caller's own account.
 
-use actix_web::{get, web};
+use actix_web::http::header;
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Duration, Utc};
+use persistence::admin::NewCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::common::{db, utc};
 use crate::AppState;
 use crate::auth::AuthUser;
+use crate::auth::credentials::new_link_code;
 use crate::error::{ApiError, Problem};
 
 /// A school the caller belongs to.
@@ -86,4 +91,62 @@ pub async fn get_me(state: web::Data<AppState>, auth: AuthUser) -> Result<web::J
             })
             .collect(),
     }))
+}
+
+/// A new link code for the caller's own account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LinkCode {
+    /// Hand this to the administration of the school that is to link you (as the parent of a
+    /// student there). It works once; earlier unused codes no longer work. Shown only here.
+    #[schema(example = "7KQ2M-9XD4T")]
+    pub code: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Issue a link code
+///
+/// A short one-time code for the caller's own account, valid for a few hours (72 by default).
+/// A parent whose children are in several schools hands it to the administration of a school
+/// that does not know their account yet; the administration links the account to a student
+/// with it (`POST /api/v1/schools/{school_id}/students/{student_id}/guardians`). Issuing a new
+/// code makes the caller's earlier unused ones stop working.
+#[utoipa::path(
+    tag = "account",
+    responses(
+        (status = 201, description = "A new code", body = LinkCode),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An integrator's token: this is a person's own account", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/me/link-codes")]
+pub async fn create_link_code(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    let now = Utc::now();
+    let (shown, hash) = new_link_code();
+    let hours = i64::from(state.settings.auth.link_code_ttl_hours);
+    let code = NewCode {
+        hash,
+        expires_at: (now + Duration::hours(hours)).naive_utc(),
+    };
+    let expires_at = code.expires_at;
+    db(&state, move |conn| {
+        Ok(persistence::link_codes::issue(
+            conn,
+            auth.user,
+            &code,
+            now.naive_utc(),
+        )?)
+    })
+    .await?;
+    tracing::info!(user_id = auth.user.get(), "link code issued");
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(LinkCode {
+            code: shown,
+            expires_at: utc(expires_at),
+        }))
 }

@@ -3,14 +3,17 @@
 pub mod audit;
 pub mod auth;
 pub mod common;
+pub mod diary;
 pub mod health;
 pub mod integrators;
 pub mod journal;
+pub mod lessons;
 pub mod me;
 pub mod meta;
 pub mod people;
 pub mod roster;
 pub mod terms;
+pub mod timetable;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -27,6 +30,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(auth::post_token)
                 .service(auth::post_activate)
                 .service(me::get_me)
+                .service(me::create_link_code)
                 .service(roster::get_student)
                 .service(roster::list_class_students)
                 .service(journal::create_lesson)
@@ -38,6 +42,20 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(journal::delete_grade)
                 .service(journal::put_attendance)
                 .service(journal::get_attendance_history)
+                .service(lessons::patch_lesson)
+                .service(lessons::put_individual_homework)
+                .service(lessons::list_my_lessons)
+                .service(diary::get_diary)
+                .service(diary::get_journal_page)
+                .service(timetable::list_class_groups)
+                .service(timetable::create_class_group)
+                .service(timetable::put_group_members)
+                .service(timetable::get_timetable)
+                .service(timetable::put_timetable)
+                .service(timetable::generate_lessons)
+                .service(timetable::list_holidays)
+                .service(timetable::create_holiday)
+                .service(timetable::delete_holiday)
                 .service(people::list_people)
                 .service(people::create_people)
                 .service(people::get_person)
@@ -45,6 +63,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(people::revoke_role)
                 .service(people::issue_activation_code)
                 .service(people::link_guardian)
+                .service(people::link_guardian_by_code)
                 .service(people::unlink_guardian)
                 .service(people::list_teaching_assignments)
                 .service(people::create_teaching_assignment)

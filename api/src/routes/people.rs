@@ -2,12 +2,15 @@
 //! roles, parent-child links and teaching assignments. Every change is audited.
 
 use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Instant;
 
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::{DateTime, Duration, Utc};
 use domain::{ClassId, SchoolId, StudentId, SubjectId, UserId};
 use persistence::DbConnection;
 use persistence::admin::{self, Actor, NewCode, NewPerson, SchoolRole};
+use persistence::link_codes::{self, Linked};
 use persistence::people::Role;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -16,7 +19,7 @@ use validator::{Validate, ValidationError};
 use super::common::{PageQuery, db, managed_school, paginate, utc};
 use crate::AppState;
 use crate::auth::Caller;
-use crate::auth::credentials::new_activation_code;
+use crate::auth::credentials::{link_code_hash, new_activation_code};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::ValidJson;
 
@@ -777,6 +780,99 @@ pub async fn link_guardian(
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// A link code a parent issued for their own account.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkByCodeRequest {
+    /// The code the parent issued at `POST /api/v1/me/link-codes` and handed over
+    /// (`XXXXX-XXXXX`); case, dashes and spaces do not matter.
+    #[validate(length(min = 1, max = 64, message = "must be 1 to 64 characters"))]
+    #[schema(example = "7KQ2M-9XD4T", min_length = 1, max_length = 64)]
+    pub link_code: String,
+}
+
+/// Link a parent to a student with their link code
+///
+/// Makes the account whose holder issued the link code (at `POST /api/v1/me/link-codes`, in
+/// the app) a parent (legal representative) of a student of this school; the `parent` role
+/// follows. This is how a parent whose account another school created is linked here: the
+/// code is their consent. The code works once. A wrong, used or expired code gets the same
+/// 422 naming `link_code`; repeated failures are refused for a while with 429. Answers the
+/// account as the school now sees it: 201 when linked, 200 when it was linked already (the
+/// code is used up either way).
+#[utoipa::path(
+    tag = "administration",
+    params(
+        ("school_id" = i64, Path, description = "The school"),
+        ("student_id" = i64, Path, description = "The student"),
+    ),
+    request_body = LinkByCodeRequest,
+    responses(
+        (status = 200, description = "Linked already; the code is used up", body = Person),
+        (status = 201, description = "Linked", body = Person),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the school's administration", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such school, or no such student in it", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A concurrent request linked them first", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The link code is wrong, used or expired", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong codes", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/schools/{school_id}/students/{student_id}/guardians")]
+pub async fn link_guardian_by_code(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(i64, i64)>,
+    body: ValidJson<LinkByCodeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (school, student) = path.into_inner();
+    let typed = body.0.link_code;
+    let throttle = Arc::clone(&state.login_throttle);
+    let (created, person) = db(&state, move |conn| {
+        managed_school(conn, &caller.principal, school)?;
+        let actor = actor(&caller, school)?;
+        if admin::student_in_school(conn, SchoolId(school), StudentId(student))?.is_none() {
+            return Err(ApiError::NotFound);
+        }
+        // Wrong codes count per administrator, like failed logins.
+        let keys = [format!("link-code-user:{}", actor.user.get())];
+        if let Some(retry_after_secs) = throttle.check(&keys, Instant::now()) {
+            return Err(ApiError::TooManyRequests { retry_after_secs });
+        }
+        let linked = match link_code_hash(&typed) {
+            Some(hash) => link_codes::link_guardian(conn, actor, &hash, StudentId(student))?,
+            None => Linked::Invalid,
+        };
+        let Linked::Linked { parent, created } = linked else {
+            throttle.failed(&keys, Instant::now());
+            return Err(ApiError::field(
+                "link_code",
+                "invalid",
+                "no such link code, or it was used or has expired; ask the parent for a new one",
+            ));
+        };
+        Ok((created, admin::person(conn, SchoolId(school), parent)?))
+    })
+    .await?;
+    tracing::info!(
+        school_id = school,
+        student_id = student,
+        user_id = person.id,
+        "guardian linked by code"
+    );
+    let person = Person::from(person);
+    Ok(if created {
+        HttpResponse::Created().json(person)
+    } else {
+        HttpResponse::Ok().json(person)
+    })
 }
 
 /// Unlink a parent from a student
