@@ -615,7 +615,7 @@ fn load_class(
             for student in &class.students {
                 let seed =
                     mix(lesson.unsigned_abs() ^ (student.get().unsigned_abs() << 24) ^ class_seed);
-                if seed % spec.absence_one_in == 0 {
+                if seed.is_multiple_of(spec.absence_one_in) {
                     let mark = pick(&MARKS, seed >> 16).unwrap_or("absent");
                     marks.push((
                         attendance_marks::school_id.eq(school_id),
@@ -665,6 +665,7 @@ fn add_grading_lessons(
                     school: school_id,
                     class,
                     subject: teacher.subject,
+                    group: None,
                     teacher: teacher.user,
                     date: spec.grading_day,
                     number: GRADING_LESSON_NUMBER,

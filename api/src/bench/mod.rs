@@ -284,8 +284,6 @@ fn verdicts(rows: &[Row]) -> Vec<Verdict> {
 /// A loaded school served by the real app on a loopback port, with its users logged in.
 #[derive(Debug)]
 pub struct BenchSchool {
-    /// Dropped last: the scratch database goes when the benchmark is done with it.
-    pub db: ScratchDatabase,
     pub state: AppState,
     pub school: LoadedSchool,
     pub load_time: Duration,
@@ -296,6 +294,8 @@ pub struct BenchSchool {
     pub teacher_tokens: Vec<String>,
     /// Access tokens of the first `options.parents` parents.
     pub parent_tokens: Vec<String>,
+    /// The last field, so it is dropped last: the database goes after the pool.
+    pub db: ScratchDatabase,
 }
 
 impl BenchSchool {
@@ -345,7 +345,6 @@ impl BenchSchool {
         let state = AppState::new(pool, settings.clone(), KeySet::generate("bench"));
         let (addr, server) = serve(&settings, state.clone())?;
         let mut bench = Self {
-            db,
             state,
             school,
             load_time,
@@ -353,6 +352,7 @@ impl BenchSchool {
             server,
             teacher_tokens: Vec::new(),
             parent_tokens: Vec::new(),
+            db,
         };
         options.say(&format!("serving on http://{addr}; logging in"));
         let teachers: Vec<String> = bench
@@ -369,9 +369,23 @@ impl BenchSchool {
             .take(options.parents)
             .map(|p| p.login.clone())
             .collect();
-        bench.teacher_tokens = log_in(addr, &teachers).await?;
-        bench.parent_tokens = log_in(addr, &parents).await?;
-        Ok(bench)
+        let logged_in = async {
+            Ok::<_, BenchError>((
+                log_in(addr, &teachers).await?,
+                log_in(addr, &parents).await?,
+            ))
+        };
+        match logged_in.await {
+            Ok((teacher_tokens, parent_tokens)) => {
+                bench.teacher_tokens = teacher_tokens;
+                bench.parent_tokens = parent_tokens;
+                Ok(bench)
+            }
+            Err(e) => {
+                bench.stop().await;
+                Err(e)
+            }
+        }
     }
 
     #[must_use]
@@ -796,9 +810,8 @@ pub async fn open_the_diary_week(
     let diaries = |families: &[(String, i64)]| -> Vec<RequestSource> {
         families
             .iter()
-            .cloned()
             .map(|(token, child)| -> RequestSource {
-                let request = Request::get(diary_path(child, week)).bearer(&token);
+                let request = Request::get(diary_path(*child, week)).bearer(token);
                 Box::new(move |_| request.clone())
             })
             .collect()
@@ -864,7 +877,7 @@ pub fn describe(options: &Options) -> String {
         .collect();
     format!(
         "{} students, {} subjects, {} grades per student per subject; {} teachers, {} parents; \
-         {:.0} s measurements after {:.0} s warm-ups; on {}",
+         {:.1} s measurements after {:.1} s warm-ups; on {}",
         options.students,
         options.subjects,
         options.grades_per_subject,

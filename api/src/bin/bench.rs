@@ -109,10 +109,16 @@ fn main() -> ExitCode {
         }
     };
     let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
-    println!(
-        "# Benchmark: {} ({cores} cores available)\n",
-        bench::describe(&options)
-    );
+    println!("# Benchmark: {}\n", bench::describe(&options));
+    // Other work on the machine moves the figures: say how busy it was.
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| {
+            let fields: Vec<&str> = l.split_whitespace().take(3).collect();
+            (fields.len() == 3).then(|| format!(", load average {}", fields.join(" ")))
+        })
+        .unwrap_or_default();
+    println!("Machine: {cores} cores{load}.\n");
     let system = actix_web::rt::System::new();
     for target in &options.targets {
         match system.block_on(bench::run_target(target, &options)) {

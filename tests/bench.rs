@@ -1,0 +1,64 @@
+//! The benchmark's harness on a tiny school, so it cannot rot: the loader, the real server on a
+//! loopback port, the keep-alive client, the load generator and the table, in about a second.
+//! The figures themselves come from `cargo run --release -p gradebook-api --bin bench` (see the
+//! README's Benchmarks).
+
+use std::time::Duration;
+
+use api::bench::{self, Options, Target};
+
+use crate::support::{Backend, on_both_backends};
+
+on_both_backends!(the_benchmark_runs_end_to_end_on_a_tiny_school);
+
+async fn the_benchmark_runs_end_to_end_on_a_tiny_school(backend: Backend) {
+    let target = match backend {
+        Backend::Sqlite => Target::Sqlite,
+        Backend::Postgres => {
+            Target::Postgres(std::env::var("TEST_DATABASE_URL").unwrap_or_default())
+        }
+    };
+    let mut options = Options::standard(vec![target.clone()]).unwrap_or_else(|e| panic!("{e}"));
+    // Two classes of 16 and 15: a "grade a class" request still carries 30 grades.
+    options.students = 31;
+    options.grades_per_subject = 4;
+    options.teachers = 2;
+    options.parents = 3;
+    options.measure = Duration::from_millis(150);
+    options.warmup = Duration::from_millis(30);
+    options.max_requests_per_client = 4;
+    options.progress = false;
+
+    let report = bench::run_target(&target, &options)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    assert_eq!((report.classes, report.subjects), (2, 15));
+    assert_eq!(report.counts.grades, 31 * 15 * 4);
+    assert_eq!(report.counts.grade_events, report.counts.grades);
+    assert!(report.counts.lessons > 0 && report.counts.attendance_marks > 0);
+    assert_eq!(report.rows.len(), 5, "{}", report.render());
+    for row in &report.rows {
+        let m = &row.measurement;
+        assert!(
+            m.requests > 0 && m.errors == 0,
+            "{}: {:?}\n{}",
+            row.scenario,
+            m.first_error,
+            report.render()
+        );
+        assert!(m.p50_ms() <= m.p99_ms());
+    }
+    // The API rows are compared with the limit and the ceiling.
+    assert!(report.rows.iter().filter(|r| r.ratio().is_some()).count() == 3);
+    assert_eq!(report.verdicts.len(), 3);
+    let rendered = report.render();
+    assert!(
+        rendered.contains("| scenario | database | requests |"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("open the diary week: p99 under 10 ms"),
+        "{rendered}"
+    );
+}
