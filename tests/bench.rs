@@ -27,6 +27,7 @@ async fn the_benchmark_runs_end_to_end_on_a_tiny_school(backend: Backend) {
     options.measure = Duration::from_millis(150);
     options.warmup = Duration::from_millis(30);
     options.max_requests_per_client = 4;
+    options.diary_pace = Some(Duration::from_millis(20));
     options.progress = false;
 
     let report = bench::run_target(&target, &options)
@@ -37,7 +38,7 @@ async fn the_benchmark_runs_end_to_end_on_a_tiny_school(backend: Backend) {
     assert_eq!(report.counts.grades, 31 * 15 * 4);
     assert_eq!(report.counts.grade_events, report.counts.grades);
     assert!(report.counts.lessons > 0 && report.counts.attendance_marks > 0);
-    assert_eq!(report.rows.len(), 5, "{}", report.render());
+    assert_eq!(report.rows.len(), 6, "{}", report.render());
     for row in &report.rows {
         let m = &row.measurement;
         assert!(
@@ -51,7 +52,7 @@ async fn the_benchmark_runs_end_to_end_on_a_tiny_school(backend: Backend) {
     }
     // The API rows are compared with the limit and the ceiling.
     assert!(report.rows.iter().filter(|r| r.ratio().is_some()).count() == 3);
-    assert_eq!(report.verdicts.len(), 3);
+    assert_eq!(report.verdicts.len(), 4);
     let rendered = report.render();
     assert!(
         rendered.contains("| scenario | database | requests |"),

@@ -15,6 +15,12 @@ use super::client::{Connection, Request};
 pub struct Budget {
     pub duration: Duration,
     pub max_per_client: u64,
+    /// `None`: each client sends its next request as soon as the last is answered (a closed
+    /// loop: the rate is the most the server gives, and latency follows from it). `Some(p)`:
+    /// each client starts a request every `p` (an open loop at a chosen rate, the clients'
+    /// starts spread over the period); a request's latency counts from when it was due, so a
+    /// server that falls behind is not hidden by the clients waiting for it.
+    pub pace: Option<Duration>,
 }
 
 /// What one measurement saw.
@@ -117,17 +123,31 @@ pub async fn http(
     }
     let start = Instant::now();
     let deadline = start + budget.duration;
+    let count = u32::try_from(clients.len()).unwrap_or(u32::MAX).max(1);
     let tasks: Vec<_> = clients
         .into_iter()
         .zip(connections)
-        .map(|(mut next, mut connection)| {
+        .zip(0_u32..)
+        .map(|((mut next, mut connection), index)| {
             actix_web::rt::spawn(async move {
                 let mut seen = Measurement::default();
                 let mut n = 0;
-                while n < budget.max_per_client && Instant::now() < deadline {
+                let mut due = start;
+                if let Some(pace) = budget.pace {
+                    due += pace * index / count;
+                }
+                while n < budget.max_per_client && due < deadline && Instant::now() < deadline {
                     let request = next(n);
                     n += 1;
-                    let sent = Instant::now();
+                    let sent = match budget.pace {
+                        Some(pace) => {
+                            actix_web::rt::time::sleep_until(due.into()).await;
+                            let was_due = due;
+                            due += pace;
+                            was_due
+                        }
+                        None => Instant::now(),
+                    };
                     match connection.send(&request).await {
                         Ok(answer) if answer.status == request.expect => {
                             seen.record(sent.elapsed());
@@ -230,6 +250,7 @@ mod tests {
             Budget {
                 duration: Duration::from_secs(5),
                 max_per_client: 4,
+                pace: None,
             },
         );
         assert_eq!((m.requests, m.errors), (11, 1));

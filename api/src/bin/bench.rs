@@ -53,6 +53,10 @@ struct Args {
     /// Seconds each scenario runs unmeasured first.
     #[arg(long, default_value_t = 2.0)]
     warmup_seconds: f64,
+    /// Also open the diary at a set rate, each parent once per this many milliseconds
+    /// (0: leave that row out).
+    #[arg(long, default_value_t = 250)]
+    diary_pace_ms: u64,
     /// Connections in the server's pool (default: the server's default).
     #[arg(long)]
     pool_size: Option<u32>,
@@ -94,10 +98,24 @@ fn options(args: Args) -> Result<Options, String> {
     options.parents = args.parents;
     options.measure = seconds(args.seconds, "seconds")?;
     options.warmup = seconds(args.warmup_seconds, "warmup-seconds")?;
+    options.diary_pace =
+        (args.diary_pace_ms > 0).then(|| Duration::from_millis(args.diary_pace_ms));
     options.pool_size = args.pool_size;
     options.workers = args.workers;
     options.progress = !args.quiet;
     Ok(options)
+}
+
+/// "load average 1.02 0.80 0.60" (1, 5 and 15 minutes), where Linux tells it: other work on
+/// the machine moves the figures.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| {
+            let fields: Vec<&str> = l.split_whitespace().take(3).collect();
+            (fields.len() == 3).then(|| format!("load average {}", fields.join(" ")))
+        })
+        .unwrap_or_else(|| "load average unknown".to_owned())
 }
 
 fn main() -> ExitCode {
@@ -110,19 +128,18 @@ fn main() -> ExitCode {
     };
     let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     println!("# Benchmark: {}\n", bench::describe(&options));
-    // Other work on the machine moves the figures: say how busy it was.
-    let load = std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| {
-            let fields: Vec<&str> = l.split_whitespace().take(3).collect();
-            (fields.len() == 3).then(|| format!(", load average {}", fields.join(" ")))
-        })
-        .unwrap_or_default();
-    println!("Machine: {cores} cores{load}.\n");
+    println!(
+        "Machine: {cores} cores, {} before the run.\n",
+        load_average()
+    );
     let system = actix_web::rt::System::new();
     for target in &options.targets {
         match system.block_on(bench::run_target(target, &options)) {
-            Ok(report) => println!("{}", report.render()),
+            Ok(report) => println!(
+                "{}\nThe machine's {} after it.\n",
+                report.render(),
+                load_average()
+            ),
             Err(e) => {
                 eprintln!("bench: {e}");
                 return ExitCode::FAILURE;
