@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::support::Backend;
 use crate::support::app::Reply;
 use crate::support::on_both_backends;
-use crate::timetable::{School, num, school};
+use crate::timetable::{School, num, school, school_of};
 
 on_both_backends!(
     the_parent_sees_the_whole_day_in_one_request,
@@ -127,7 +127,7 @@ fn find_lesson(diary: &Value, id: i64) -> Option<(String, Value)> {
 }
 
 async fn the_parent_sees_the_whole_day_in_one_request(backend: Backend) {
-    let s = school(backend).await;
+    let s = school_of(backend, "А").await;
     let (parent, _) = s.app.tokens("demo-parent").await;
     let (student_token, _) = s.app.tokens("demo-student").await;
     let roster = s.roster(s.class).await;
@@ -304,7 +304,7 @@ async fn the_parent_sees_the_whole_day_in_one_request(backend: Backend) {
 }
 
 async fn a_moved_student_keeps_their_history_and_groups_see_their_own_lessons(backend: Backend) {
-    let s = school(backend).await;
+    let s = school_of(backend, "А").await;
     let class_7v = s.class_7v();
     let roster = s.roster(s.class).await;
     let (mover, member, other) = (roster[1], roster[2], roster[3]);
