@@ -371,6 +371,56 @@ async fn a_moved_student_keeps_their_history_and_groups_see_their_own_lessons(ba
         )
         .await;
     duplicate.assert_problem(409, "conflict");
+    // A teacher may be assigned to the group alone.
+    let assignments = format!("/api/v1/schools/{}/teaching-assignments", s.school);
+    let assigned = s
+        .app
+        .post_as(
+            &s.admin,
+            &assignments,
+            &json!({"teacher_id": s.teacher_id, "class_id": s.class_7v(), "subject_id": s.subject, "group_id": group_id}),
+        )
+        .await;
+    assert_eq!(
+        assigned.assert_problem(422, "validation_failed")["errors"][0]["field"],
+        "group_id",
+        "a group of another class"
+    );
+    let teachers = s
+        .app
+        .get_as(
+            &s.admin,
+            &format!("/api/v1/schools/{}/people?role=teacher&limit=200", s.school),
+        )
+        .await
+        .json();
+    let english = teachers["items"]
+        .as_array()
+        .and_then(|t| t.iter().find(|p| p["login"] == "teacher-3"))
+        .map(|p| num(&p["id"]))
+        .unwrap_or_else(|| panic!("no teacher-3: {teachers}"));
+    let assigned = s
+        .app
+        .post_as(
+            &s.admin,
+            &assignments,
+            &json!({"teacher_id": english, "class_id": s.class, "subject_id": s.subject, "group_id": group_id}),
+        )
+        .await;
+    assert_eq!(
+        assigned.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&assigned.body)
+    );
+    assert_eq!(assigned.json()["group_id"], group_id);
+    let listed = s.app.get_as(&s.admin, &assignments).await.json();
+    assert!(
+        listed["items"].as_array().is_some_and(|a| a
+            .iter()
+            .any(|a| a["group_id"] == group_id && a["teacher_id"] == english)),
+        "{listed}"
+    );
     let group_lesson = num(&s.lesson(s.class, "2026-11-27", 3, Some(group_id)).await["id"]);
     let seen = |student: i64| {
         let s = &s;
