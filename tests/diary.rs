@@ -308,28 +308,65 @@ async fn a_moved_student_keeps_their_history_and_groups_see_their_own_lessons(ba
     let class_7v = s.class_7v();
     let roster = s.roster(s.class).await;
     let (mover, member, other) = (roster[1], roster[2], roster[3]);
-    {
-        use diesel::prelude::*;
-        use persistence::schema::enrollments;
-        let mut conn = s.app.pool().get().unwrap_or_else(|e| panic!("{e}"));
-        let moved_on = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap_or_default();
-        diesel::update(
-            enrollments::table
-                .filter(enrollments::student_id.eq(mover))
-                .filter(enrollments::class_id.eq(s.class)),
+    let enrollments = format!("/api/v1/schools/{}/students/{mover}/enrollments", s.school);
+    let moved = s
+        .app
+        .post_as(
+            &s.admin,
+            &enrollments,
+            &json!({"class_id": class_7v, "from": "2026-11-25"}),
         )
-        .set(enrollments::left_on.eq(Some(moved_on)))
-        .execute(&mut conn)
-        .unwrap_or_else(|e| panic!("{e}"));
-        persistence::people::enroll(
-            &mut conn,
-            domain::SchoolId(s.school),
-            domain::ClassId(class_7v),
-            domain::StudentId(mover),
-            moved_on,
+        .await;
+    assert_eq!(
+        moved.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&moved.body)
+    );
+    let stays = moved.json()["items"].clone();
+    assert_eq!(stays[0]["class_id"], s.class);
+    assert_eq!(stays[0]["left_on"], "2026-11-25");
+    assert_eq!(stays[1]["class_id"], class_7v);
+    assert_eq!(stays[1]["enrolled_on"], "2026-11-25");
+    assert!(stays[1]["left_on"].is_null());
+    let again = s
+        .app
+        .post_as(
+            &s.admin,
+            &enrollments,
+            &json!({"class_id": class_7v, "from": "2026-11-25"}),
         )
-        .unwrap_or_else(|e| panic!("{e}"));
-    }
+        .await;
+    assert_eq!(again.json()["items"], stays, "moving again changes nothing");
+    let back_in_time = s
+        .app
+        .post_as(
+            &s.admin,
+            &enrollments,
+            &json!({"class_id": s.class, "from": "2026-11-01"}),
+        )
+        .await;
+    back_in_time.assert_problem(409, "conflict");
+    let nowhere = s
+        .app
+        .post_as(
+            &s.admin,
+            &enrollments,
+            &json!({"class_id": 987_654, "from": "2026-12-01"}),
+        )
+        .await;
+    assert_eq!(
+        nowhere.assert_problem(422, "validation_failed")["errors"][0]["field"],
+        "class_id"
+    );
+    s.app
+        .post_as(
+            &s.teacher,
+            &enrollments,
+            &json!({"class_id": s.class, "from": "2026-12-01"}),
+        )
+        .await
+        .assert_problem(403, "forbidden");
     let before = num(&s.lesson(s.class, "2026-11-23", 1, None).await["id"]);
     let after_old = num(&s.lesson(s.class, "2026-11-26", 1, None).await["id"]);
     let before_new = num(&s.lesson(class_7v, "2026-11-24", 1, None).await["id"]);
@@ -338,6 +375,22 @@ async fn a_moved_student_keeps_their_history_and_groups_see_their_own_lessons(ba
         .diary(&s.admin, mover, "from=2026-11-23&to=2026-11-29")
         .await
         .json();
+    let page = s
+        .app
+        .get_as(
+            &s.teacher,
+            &format!(
+                "/api/v1/classes/{}/journal?subject_id={}&term_id={}",
+                s.class, s.subject, s.term
+            ),
+        )
+        .await
+        .json();
+    let row = page["students"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["id"] == mover))
+        .unwrap_or_else(|| panic!("the mover left the old page: {page}"));
+    assert_eq!(row["left_on"], "2026-11-25");
     assert!(find_lesson(&diary, before).is_some(), "5А before the move");
     assert!(find_lesson(&diary, after_old).is_none(), "not 5А after it");
     assert!(
