@@ -208,7 +208,8 @@ fn rule_of(operation: &str) -> Option<Rule> {
         | "generate_lessons"
         | "list_holidays"
         | "create_holiday"
-        | "delete_holiday" => Rule::ManageSchool,
+        | "delete_holiday"
+        | "move_student" => Rule::ManageSchool,
         "register_municipality_integrator"
         | "list_municipality_integrators"
         | "revoke_municipality_integrator"
@@ -1005,6 +1006,30 @@ fn request(
                 )),
             ));
             (format!("{v1}/schools/{s}/holidays/{}", holiday.id), None)
+        }
+        "move_student" => {
+            let student = ok(people::insert_student(
+                conn,
+                NewStudent {
+                    school: world.school,
+                    user: None,
+                    last_name: "Новенький",
+                    first_name: "Пётр",
+                    middle_name: None,
+                    external_id: None,
+                },
+            ));
+            ok(people::enroll(
+                conn,
+                world.school,
+                world.class_7v,
+                student,
+                chrono::NaiveDate::from_ymd_opt(2026, 9, 1).unwrap_or_default(),
+            ));
+            (
+                format!("{v1}/schools/{s}/students/{}/enrollments", student.get()),
+                Some(json!({"class_id": world.class_5a.get(), "from": "2026-12-01"})),
+            )
         }
         other => panic!("no request is written for operation {other}"),
     }

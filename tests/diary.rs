@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::support::Backend;
 use crate::support::app::Reply;
 use crate::support::on_both_backends;
-use crate::timetable::{School, num, school};
+use crate::timetable::{School, num, school, school_of};
 
 on_both_backends!(
     the_parent_sees_the_whole_day_in_one_request,
@@ -127,7 +127,7 @@ fn find_lesson(diary: &Value, id: i64) -> Option<(String, Value)> {
 }
 
 async fn the_parent_sees_the_whole_day_in_one_request(backend: Backend) {
-    let s = school(backend).await;
+    let s = school_of(backend, "А").await;
     let (parent, _) = s.app.tokens("demo-parent").await;
     let (student_token, _) = s.app.tokens("demo-student").await;
     let roster = s.roster(s.class).await;
@@ -304,32 +304,69 @@ async fn the_parent_sees_the_whole_day_in_one_request(backend: Backend) {
 }
 
 async fn a_moved_student_keeps_their_history_and_groups_see_their_own_lessons(backend: Backend) {
-    let s = school(backend).await;
+    let s = school_of(backend, "А").await;
     let class_7v = s.class_7v();
     let roster = s.roster(s.class).await;
     let (mover, member, other) = (roster[1], roster[2], roster[3]);
-    {
-        use diesel::prelude::*;
-        use persistence::schema::enrollments;
-        let mut conn = s.app.pool().get().unwrap_or_else(|e| panic!("{e}"));
-        let moved_on = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap_or_default();
-        diesel::update(
-            enrollments::table
-                .filter(enrollments::student_id.eq(mover))
-                .filter(enrollments::class_id.eq(s.class)),
+    let enrollments = format!("/api/v1/schools/{}/students/{mover}/enrollments", s.school);
+    let moved = s
+        .app
+        .post_as(
+            &s.admin,
+            &enrollments,
+            &json!({"class_id": class_7v, "from": "2026-11-25"}),
         )
-        .set(enrollments::left_on.eq(Some(moved_on)))
-        .execute(&mut conn)
-        .unwrap_or_else(|e| panic!("{e}"));
-        persistence::people::enroll(
-            &mut conn,
-            domain::SchoolId(s.school),
-            domain::ClassId(class_7v),
-            domain::StudentId(mover),
-            moved_on,
+        .await;
+    assert_eq!(
+        moved.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&moved.body)
+    );
+    let stays = moved.json()["items"].clone();
+    assert_eq!(stays[0]["class_id"], s.class);
+    assert_eq!(stays[0]["left_on"], "2026-11-25");
+    assert_eq!(stays[1]["class_id"], class_7v);
+    assert_eq!(stays[1]["enrolled_on"], "2026-11-25");
+    assert!(stays[1]["left_on"].is_null());
+    let again = s
+        .app
+        .post_as(
+            &s.admin,
+            &enrollments,
+            &json!({"class_id": class_7v, "from": "2026-11-25"}),
         )
-        .unwrap_or_else(|e| panic!("{e}"));
-    }
+        .await;
+    assert_eq!(again.json()["items"], stays, "moving again changes nothing");
+    let back_in_time = s
+        .app
+        .post_as(
+            &s.admin,
+            &enrollments,
+            &json!({"class_id": s.class, "from": "2026-11-01"}),
+        )
+        .await;
+    back_in_time.assert_problem(409, "conflict");
+    let nowhere = s
+        .app
+        .post_as(
+            &s.admin,
+            &enrollments,
+            &json!({"class_id": 987_654, "from": "2026-12-01"}),
+        )
+        .await;
+    assert_eq!(
+        nowhere.assert_problem(422, "validation_failed")["errors"][0]["field"],
+        "class_id"
+    );
+    s.app
+        .post_as(
+            &s.teacher,
+            &enrollments,
+            &json!({"class_id": s.class, "from": "2026-12-01"}),
+        )
+        .await
+        .assert_problem(403, "forbidden");
     let before = num(&s.lesson(s.class, "2026-11-23", 1, None).await["id"]);
     let after_old = num(&s.lesson(s.class, "2026-11-26", 1, None).await["id"]);
     let before_new = num(&s.lesson(class_7v, "2026-11-24", 1, None).await["id"]);
@@ -338,6 +375,22 @@ async fn a_moved_student_keeps_their_history_and_groups_see_their_own_lessons(ba
         .diary(&s.admin, mover, "from=2026-11-23&to=2026-11-29")
         .await
         .json();
+    let page = s
+        .app
+        .get_as(
+            &s.teacher,
+            &format!(
+                "/api/v1/classes/{}/journal?subject_id={}&term_id={}",
+                s.class, s.subject, s.term
+            ),
+        )
+        .await
+        .json();
+    let row = page["students"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["id"] == mover))
+        .unwrap_or_else(|| panic!("the mover left the old page: {page}"));
+    assert_eq!(row["left_on"], "2026-11-25");
     assert!(find_lesson(&diary, before).is_some(), "5А before the move");
     assert!(find_lesson(&diary, after_old).is_none(), "not 5А after it");
     assert!(
@@ -371,6 +424,56 @@ async fn a_moved_student_keeps_their_history_and_groups_see_their_own_lessons(ba
         )
         .await;
     duplicate.assert_problem(409, "conflict");
+    // A teacher may be assigned to the group alone.
+    let assignments = format!("/api/v1/schools/{}/teaching-assignments", s.school);
+    let assigned = s
+        .app
+        .post_as(
+            &s.admin,
+            &assignments,
+            &json!({"teacher_id": s.teacher_id, "class_id": s.class_7v(), "subject_id": s.subject, "group_id": group_id}),
+        )
+        .await;
+    assert_eq!(
+        assigned.assert_problem(422, "validation_failed")["errors"][0]["field"],
+        "group_id",
+        "a group of another class"
+    );
+    let teachers = s
+        .app
+        .get_as(
+            &s.admin,
+            &format!("/api/v1/schools/{}/people?role=teacher&limit=200", s.school),
+        )
+        .await
+        .json();
+    let english = teachers["items"]
+        .as_array()
+        .and_then(|t| t.iter().find(|p| p["login"] == "teacher-3"))
+        .map(|p| num(&p["id"]))
+        .unwrap_or_else(|| panic!("no teacher-3: {teachers}"));
+    let assigned = s
+        .app
+        .post_as(
+            &s.admin,
+            &assignments,
+            &json!({"teacher_id": english, "class_id": s.class, "subject_id": s.subject, "group_id": group_id}),
+        )
+        .await;
+    assert_eq!(
+        assigned.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&assigned.body)
+    );
+    assert_eq!(assigned.json()["group_id"], group_id);
+    let listed = s.app.get_as(&s.admin, &assignments).await.json();
+    assert!(
+        listed["items"].as_array().is_some_and(|a| a
+            .iter()
+            .any(|a| a["group_id"] == group_id && a["teacher_id"] == english)),
+        "{listed}"
+    );
     let group_lesson = num(&s.lesson(s.class, "2026-11-27", 3, Some(group_id)).await["id"]);
     let seen = |student: i64| {
         let s = &s;

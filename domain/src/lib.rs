@@ -6,14 +6,21 @@
 //! web, database, async or I/O crate.
 
 pub mod access;
+pub mod averages;
 pub mod calendar;
 pub mod grading;
 pub mod ids;
+pub mod ranking;
 pub mod school;
 pub mod timetable;
 
+pub use averages::{
+    Average, Forecast, Hundredths, OverallAverage, RoundingRule, RoundingRuleError, Suggestion,
+    Sums, SumsError,
+};
 pub use calendar::{DateRange, DateRangeError, TermDates};
 pub use grading::{GradeError, GradeValue, RawValue, Scale, ScaleError, Weight, WeightError};
 pub use ids::*;
+pub use ranking::{Bucket, Ranked, Ranking, Unranked};
 pub use school::{ClassLabel, ClassLabelError, GradeLevel, GradeLevelError, Name, NameError};
 pub use timetable::{Slot, TimetableError, Weeks};

@@ -547,10 +547,16 @@ pub fn assign_teaching(
     teacher: UserId,
     class: ClassId,
     subject: SubjectId,
+    group: Option<i64>,
 ) -> Result<i64> {
     conn.transaction(|conn| {
         let id =
             crate::people::assign_teaching(conn, actor.school, teacher, class, subject, actor.at)?;
+        if group.is_some() {
+            diesel::update(teaching_assignments::table.filter(teaching_assignments::id.eq(id)))
+                .set(teaching_assignments::group_id.eq(group))
+                .execute(conn)?;
+        }
         actor.audit(
             conn,
             "teaching.assigned",
@@ -559,7 +565,8 @@ pub fn assign_teaching(
             json!({
                 "teacher_id": teacher.get(),
                 "class_id": class.get(),
-                "subject_id": subject.get()
+                "subject_id": subject.get(),
+                "group_id": group
             }),
         )?;
         Ok(id)
@@ -600,6 +607,7 @@ pub struct TeachingAssignment {
     pub class_id: i64,
     pub subject_id: i64,
     pub subject_name: String,
+    pub group_id: Option<i64>,
 }
 
 /// The teaching assignments of a school, by id.
@@ -619,6 +627,7 @@ pub fn teaching(conn: &mut DbConnection, school: SchoolId) -> Result<Vec<Teachin
             teaching_assignments::class_id,
             teaching_assignments::subject_id,
             subjects::name,
+            teaching_assignments::group_id,
         ))
         .load(conn)
         .map_err(Into::into)

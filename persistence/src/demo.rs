@@ -5,7 +5,11 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::Connection;
-use domain::{ClassLabel, DateRange, Name, SchoolId, TermDates};
+use domain::{
+    ClassId, ClassLabel, DateRange, Name, SchoolId, StudentId, SubjectId, TermDates, UserId,
+};
+
+use crate::admin::Actor;
 
 use crate::people::{self, NewStudent, NewUser, Role, RoleScope};
 use crate::schools;
@@ -218,6 +222,7 @@ pub fn seed(
         }
 
         // Other teachers and classmates have accounts that are not yet activated.
+        let mut teachers = vec![(subjects.first().copied(), teacher)];
         for (n, subject) in SUBJECTS.iter().enumerate().skip(1).step_by(2) {
             let login = format!("teacher-{n}");
             let name = format!("Учитель ({subject})");
@@ -231,6 +236,7 @@ pub fn seed(
                 },
             )?;
             people::assign_role(conn, user, Role::Teacher, RoleScope::School(school))?;
+            teachers.push((subjects.get(n).copied(), user));
             if let Some(&subject) = subjects.get(n) {
                 for &class in &classes {
                     people::assign_teaching(conn, school, user, class, subject, now)?;
@@ -276,9 +282,198 @@ pub fn seed(
                 people::link_guardian(conn, school, parent, student)?;
             }
         }
+        let demo_student = people::children_of(conn, parent)?
+            .into_iter()
+            .find(|s| s.user_id == Some(student_user.get()))
+            .map(|s| StudentId(s.id));
+        let timetable = DemoTimetable {
+            school,
+            admin,
+            classes: [classes.first().copied(), classes.get(2).copied()],
+            teachers,
+            student: demo_student,
+        };
+        timetable.seed(conn, now)?;
+        // The demo is the school's starting point, not a change anyone made: its audit trail
+        // starts empty.
+        {
+            use crate::schema::audit_events;
+            use diesel::prelude::*;
+            diesel::delete(audit_events::table.filter(audit_events::school_id.eq(school.get())))
+                .execute(conn)?;
+        }
         Ok(DemoSummary {
             school,
             created: true,
         })
     })
+}
+
+/// The timetables of 5А and 7В (demo-teacher's Russian every day, other subjects around it,
+/// one alternating-week slot), the year's holidays, and the lessons of the term holding
+/// `now`; demo-teacher's past lessons in 5А are filled in and demo-student graded, so the
+/// diary has something to show.
+struct DemoTimetable {
+    school: SchoolId,
+    admin: UserId,
+    classes: [Option<ClassId>; 2],
+    /// (subject, teacher), demo-teacher's subject first.
+    teachers: Vec<(Option<SubjectId>, UserId)>,
+    student: Option<StudentId>,
+}
+
+impl DemoTimetable {
+    /// Per weekday, lessons 1 to 4 of 5А as indexes into `teachers`; 7В swaps lessons 1 and 2
+    /// and lessons 3 and 4, so that no teacher is in two places at once.
+    const WEEK: [[usize; 4]; 5] = [
+        [0, 1, 2, 3],
+        [0, 4, 1, 2],
+        [0, 3, 1, 4],
+        [0, 2, 1, 3],
+        [0, 4, 1, 2],
+    ];
+
+    fn seed(&self, conn: &mut DbConnection, now: NaiveDateTime) -> Result<()> {
+        use crate::timetable::{self as tt, NewSlot};
+        use domain::timetable::Weeks;
+        let actor = Actor {
+            school: self.school,
+            user: self.admin,
+            at: now,
+        };
+        for (name, from, to) in [
+            ("Осенние каникулы", date(2026, 10, 26)?, date(2026, 11, 4)?),
+            ("Зимние каникулы", date(2026, 12, 29)?, date(2027, 1, 11)?),
+            ("Весенние каникулы", date(2027, 3, 22)?, date(2027, 3, 31)?),
+        ] {
+            tt::add_holiday(
+                conn,
+                &actor,
+                name,
+                DateRange::new(from, to, 30).map_err(invalid)?,
+            )?;
+        }
+        let term = schools::term_on(conn, self.school, now.date())?;
+        for (index, class) in self.classes.iter().enumerate() {
+            let Some(class) = *class else { continue };
+            let mut slots = Vec::new();
+            for (day, lessons) in (1_i16..).zip(Self::WEEK) {
+                for (position, teacher) in lessons.into_iter().enumerate() {
+                    let number = if index == 0 { position } else { position ^ 1 };
+                    let (weeks, teacher) = match (day, position) {
+                        // Friday's third lesson alternates between two subjects.
+                        (5, 3) => (Weeks::Odd, teacher),
+                        _ => (Weeks::Every, teacher),
+                    };
+                    slots.extend(self.slot(teacher, day, number, weeks));
+                    if day == 5 && position == 3 {
+                        slots.extend(self.slot(3, day, number, Weeks::Even));
+                    }
+                }
+            }
+            let slots: Vec<NewSlot> = slots;
+            tt::replace_timetable(conn, &actor, class, &slots, now.date())?;
+            if let Some(term) = &term {
+                let range = DateRange::new(term.starts_on, term.ends_on, 366).map_err(invalid)?;
+                tt::generate_lessons(conn, &actor, class, range)?;
+            }
+        }
+        if let (Some(class), Some(term), Some((Some(subject), teacher))) =
+            (self.classes[0], &term, self.teachers.first())
+        {
+            self.fill_past(conn, class, *subject, *teacher, term.starts_on, now)?;
+        }
+        Ok(())
+    }
+
+    fn slot(
+        &self,
+        teacher: usize,
+        weekday: i16,
+        position: usize,
+        weeks: domain::timetable::Weeks,
+    ) -> Option<crate::timetable::NewSlot> {
+        let (subject, teacher) = self.teachers.get(teacher)?;
+        Some(crate::timetable::NewSlot {
+            group: None,
+            subject: (*subject)?,
+            teacher: *teacher,
+            weekday,
+            number: i16::try_from(position).ok()? + 1,
+            weeks,
+            room: Some(format!("{}", 201 + position)),
+        })
+    }
+
+    /// Topics, homework and held marks for demo-teacher's past lessons in the class, and a
+    /// grade for demo-student in every other one.
+    fn fill_past(
+        &self,
+        conn: &mut DbConnection,
+        class: ClassId,
+        subject: SubjectId,
+        teacher: UserId,
+        from: NaiveDate,
+        now: NaiveDateTime,
+    ) -> Result<()> {
+        use crate::journal::{self, Actor as By, Idempotency, NewGrade, StoredAnswer};
+        use crate::lessons::{LessonPatch, update_lesson};
+        use crate::schema::lessons;
+        use diesel::prelude::*;
+        let past: Vec<i64> = lessons::table
+            .filter(lessons::class_id.eq(class.get()))
+            .filter(lessons::subject_id.eq(subject.get()))
+            .filter(lessons::lesson_date.ge(from))
+            .filter(lessons::lesson_date.lt(now.date()))
+            .order((lessons::lesson_date, lessons::number))
+            .select(lessons::id)
+            .load(conn)?;
+        let work_type = journal::work_types(conn, self.school)?
+            .first()
+            .map(|w| w.id);
+        let scale = journal::scales(conn, self.school)?
+            .into_iter()
+            .find(|s| s.is_default)
+            .map(|s| s.id);
+        for (n, id) in past.into_iter().enumerate() {
+            let lesson = journal::find_lesson(conn, id)?;
+            let patch = LessonPatch {
+                topic: Some(Some(format!("Тема урока {}", n + 1))),
+                homework: Some(Some(format!("Упражнение {}", 100 + n))),
+                held: Some(true),
+                ..LessonPatch::default()
+            };
+            update_lesson(conn, &lesson, &patch, None, By::Person(teacher), now)?;
+            let (Some(student), Some(work_type), Some(scale)) = (self.student, work_type, scale)
+            else {
+                continue;
+            };
+            if n % 2 == 1 {
+                continue;
+            }
+            journal::give_grades(
+                conn,
+                &lesson,
+                By::Person(teacher),
+                &Idempotency {
+                    key: format!("demo-{id}"),
+                    request_hash: String::new(),
+                },
+                &[NewGrade {
+                    student,
+                    work_type,
+                    scale,
+                    value: if n % 4 == 0 { "5" } else { "4" }.to_owned(),
+                    comment: None,
+                    client_id: format!("demo-{id}"),
+                }],
+                now,
+                &|_| StoredAnswer {
+                    status: 201,
+                    body: String::new(),
+                },
+            )?;
+        }
+        Ok(())
+    }
 }

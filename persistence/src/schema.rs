@@ -155,6 +155,7 @@ diesel::table! {
         class_id -> BigInt,
         subject_id -> BigInt,
         created_at -> Timestamp,
+        group_id -> Nullable<BigInt>,
     }
 }
 

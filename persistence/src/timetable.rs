@@ -585,3 +585,111 @@ pub fn generate_lessons(
         Ok(report)
     })
 }
+
+// ---------------------------------------------------------------------------------------------
+// Enrolments
+// ---------------------------------------------------------------------------------------------
+
+/// A student's stay in a class: from `enrolled_on` until the day before `left_on`.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct Stay {
+    pub class_id: i64,
+    pub grade_level: i16,
+    pub letter: String,
+    pub enrolled_on: NaiveDate,
+    pub left_on: Option<NaiveDate>,
+}
+
+/// A student's enrolments, oldest first.
+///
+/// # Errors
+/// On a database failure.
+pub fn stays(conn: &mut DbConnection, student: StudentId) -> Result<Vec<Stay>> {
+    enrollments::table
+        .inner_join(classes::table.on(classes::id.eq(enrollments::class_id)))
+        .filter(enrollments::student_id.eq(student.get()))
+        .order((enrollments::enrolled_on, enrollments::id))
+        .select((
+            enrollments::class_id,
+            classes::grade_level,
+            classes::letter,
+            enrollments::enrolled_on,
+            enrollments::left_on,
+        ))
+        .load(conn)
+        .map_err(Into::into)
+}
+
+/// What moving a student did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Moved {
+    /// The student's enrolments now.
+    Done(Vec<Stay>),
+    /// Already in that class from that day on: nothing changed.
+    Unchanged(Vec<Stay>),
+    /// The student has an enrolment that starts after `from`: history is never rewritten.
+    LaterEnrolment(NaiveDate),
+}
+
+/// Moves a student to `class` from `from` on (`None`: the student leaves the school): the
+/// enrolments open on that day end there, the old class keeps everything before it, and a new
+/// enrolment starts. Audited. Nothing is deleted, except an enrolment that would last no day
+/// at all (one that started on `from` itself: a same-day correction).
+///
+/// # Errors
+/// On a database failure.
+pub fn move_student(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    student: StudentId,
+    class: Option<ClassId>,
+    from: NaiveDate,
+) -> Result<Moved> {
+    conn.transaction(|conn| {
+        let current = stays(conn, student)?;
+        if let Some(later) = current.iter().find(|s| s.enrolled_on > from) {
+            return Ok(Moved::LaterEnrolment(later.enrolled_on));
+        }
+        let open: Vec<&Stay> = current
+            .iter()
+            .filter(|s| s.left_on.is_none_or(|left| left > from))
+            .collect();
+        let already = match class {
+            Some(class) => {
+                open.len() == 1 && open[0].class_id == class.get() && open[0].left_on.is_none()
+            }
+            None => open.is_empty(),
+        };
+        if already {
+            return Ok(Moved::Unchanged(current));
+        }
+        let mine = enrollments::table
+            .filter(enrollments::student_id.eq(student.get()))
+            .filter(enrollments::enrolled_on.le(from))
+            .filter(
+                enrollments::left_on
+                    .is_null()
+                    .or(enrollments::left_on.gt(from)),
+            );
+        diesel::delete(mine.filter(enrollments::enrolled_on.eq(from))).execute(conn)?;
+        diesel::update(mine)
+            .set(enrollments::left_on.eq(Some(from)))
+            .execute(conn)?;
+        if let Some(class) = class {
+            crate::people::enroll(conn, actor.school, class, student, from)?;
+        }
+        record(
+            conn,
+            actor,
+            if class.is_some() {
+                "student.moved"
+            } else {
+                "student.left"
+            },
+            ("student", student.get()),
+            json!({ "from": from, "class_id": class.map(ClassId::get),
+                    "left": open.iter().map(|s| s.class_id).collect::<Vec<_>>() }),
+        )?;
+        Ok(Moved::Done(stays(conn, student)?))
+    })
+}

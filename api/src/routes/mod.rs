@@ -33,6 +33,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(me::create_link_code)
                 .service(roster::get_student)
                 .service(roster::list_class_students)
+                .service(roster::move_student)
                 .service(journal::create_lesson)
                 .service(journal::get_lesson)
                 .service(journal::grade_lesson)

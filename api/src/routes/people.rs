@@ -923,6 +923,10 @@ pub struct TeachingRequest {
     pub class_id: i64,
     /// A subject of this school.
     pub subject_id: i64,
+    /// One group of the class for this subject, when the teacher teaches only that group
+    /// (for access, a group counts as its class).
+    #[serde(default)]
+    pub group_id: Option<i64>,
 }
 
 /// Who teaches what where.
@@ -934,6 +938,8 @@ pub struct TeachingAssignment {
     pub class_id: i64,
     pub subject_id: i64,
     pub subject_name: String,
+    /// The group of the class the teacher teaches; absent: the whole class.
+    pub group_id: Option<i64>,
 }
 
 /// The school's teaching assignments.
@@ -977,6 +983,7 @@ pub async fn list_teaching_assignments(
                 class_id: r.class_id,
                 subject_id: r.subject_id,
                 subject_name: r.subject_name,
+                group_id: r.group_id,
             })
             .collect(),
     }))
@@ -1038,6 +1045,18 @@ pub async fn create_teaching_assignment(
                 "no such subject in this school",
             ));
         }
+        if let Some(group) = request.group_id {
+            let fits = persistence::timetable::find_group(conn, group)?.is_some_and(|g| {
+                g.class_id == request.class_id && g.subject_id == request.subject_id
+            });
+            if !fits {
+                errors.push(FieldError::new(
+                    "group_id",
+                    "not_found",
+                    "no such group of this class for this subject",
+                ));
+            }
+        }
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
         }
@@ -1047,6 +1066,7 @@ pub async fn create_teaching_assignment(
             UserId(request.teacher_id),
             ClassId(request.class_id),
             SubjectId(request.subject_id),
+            request.group_id,
         )?;
         admin::teaching(conn, s)?
             .into_iter()
@@ -1061,6 +1081,7 @@ pub async fn create_teaching_assignment(
         class_id: created.class_id,
         subject_id: created.subject_id,
         subject_name: created.subject_name,
+        group_id: created.group_id,
     }))
 }
 

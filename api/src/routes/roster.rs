@@ -1,16 +1,19 @@
 //! Students and class rosters, for everyone the access rules let see them.
 
-use actix_web::{get, web};
-use chrono::Utc;
+use actix_web::{get, post, web};
+use chrono::{NaiveDate, Utc};
 use domain::access::{self, Operation, Record};
-use domain::{ClassId, StudentId};
-use serde::Serialize;
+use domain::{ClassId, SchoolId, StudentId};
+use persistence::timetable::{self as tt, Moved};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use validator::Validate;
 
-use super::common::db;
+use super::common::{db, managed_school};
 use crate::AppState;
 use crate::auth::{Caller, enforce};
 use crate::error::{ApiError, Problem};
+use crate::extract::ValidJson;
 
 /// A class, as shown beside a student.
 #[derive(Debug, Serialize, ToSchema)]
@@ -159,6 +162,115 @@ pub async fn list_class_students(
                 last_name: s.last_name,
                 first_name: s.first_name,
                 middle_name: s.middle_name,
+            })
+            .collect(),
+    }))
+}
+
+/// Where a student goes, from which day.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollmentRequest {
+    /// A class of the school; `null`: the student leaves the school.
+    pub class_id: Option<i64>,
+    /// The first day in the new class (the last day in the old one is the day before).
+    pub from: NaiveDate,
+}
+
+/// A student's stay in a class.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnrollmentView {
+    pub class_id: i64,
+    #[schema(example = "5А")]
+    pub class_label: String,
+    pub enrolled_on: NaiveDate,
+    /// The first day no longer in the class; absent while enrolled.
+    pub left_on: Option<NaiveDate>,
+}
+
+/// A student's enrolments, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Enrollments {
+    pub student_id: i64,
+    pub items: Vec<EnrollmentView>,
+}
+
+/// Move a student to another class
+///
+/// Enrols the student in `class_id` from `from` on (or, with `class_id: null`, takes them out
+/// of the school from that day). The old class keeps the student's history before that day:
+/// their grades, attendance and diary stay as they were, and the journal page of the old
+/// class still shows them with their dates. Moving a student where they already are changes
+/// nothing. For the school's administration; audited.
+#[utoipa::path(
+    tag = "roster",
+    params(
+        ("school_id" = i64, Path, description = "The school"),
+        ("student_id" = i64, Path, description = "A student of the school"),
+    ),
+    request_body = EnrollmentRequest,
+    responses(
+        (status = 200, description = "The student's enrolments now", body = Enrollments),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the school's administration", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such school, or no such student in it", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The student has an enrolment starting after `from`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The class is not of the school", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/schools/{school_id}/students/{student_id}/enrollments")]
+pub async fn move_student(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(i64, i64)>,
+    body: ValidJson<EnrollmentRequest>,
+) -> Result<web::Json<Enrollments>, ApiError> {
+    let (school, student) = path.into_inner();
+    let student = StudentId(student);
+    let request = body.0;
+    let stays = db(&state, move |conn| {
+        managed_school(conn, &caller.principal, school)?;
+        let s = SchoolId(school);
+        if persistence::admin::student_in_school(conn, s, student)?.is_none() {
+            return Err(ApiError::NotFound);
+        }
+        let class = request.class_id.map(ClassId);
+        if let Some(class) = class
+            && !persistence::admin::class_in_school(conn, s, class)?
+        {
+            return Err(ApiError::field(
+                "class_id",
+                "not_found",
+                "no such class in this school",
+            ));
+        }
+        let actor = persistence::admin::Actor {
+            school: s,
+            user: caller.person()?,
+            at: Utc::now().naive_utc(),
+        };
+        match tt::move_student(conn, &actor, student, class, request.from)? {
+            Moved::Done(stays) | Moved::Unchanged(stays) => Ok(stays),
+            Moved::LaterEnrolment(on) => Err(ApiError::Conflict(format!(
+                "the student is enrolled from {on}, after `from`: history is not rewritten"
+            ))),
+        }
+    })
+    .await?;
+    Ok(web::Json(Enrollments {
+        student_id: student.get(),
+        items: stays
+            .into_iter()
+            .map(|s| EnrollmentView {
+                class_id: s.class_id,
+                class_label: format!("{}{}", s.grade_level, s.letter),
+                enrolled_on: s.enrolled_on,
+                left_on: s.left_on,
             })
             .collect(),
     }))

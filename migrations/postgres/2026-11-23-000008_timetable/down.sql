@@ -4,5 +4,7 @@ DROP INDEX lessons_group_id_idx;
 ALTER TABLE lessons DROP COLUMN group_id;
 DROP TABLE timetable_slots;
 DROP TABLE holidays;
+DROP INDEX teaching_assignments_group_id_idx;
+ALTER TABLE teaching_assignments DROP COLUMN group_id;
 DROP TABLE group_members;
 DROP TABLE class_groups;

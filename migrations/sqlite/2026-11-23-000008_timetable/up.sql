@@ -22,6 +22,11 @@ CREATE TABLE group_members (
 CREATE INDEX group_members_school_id_idx ON group_members (school_id);
 CREATE INDEX group_members_student_id_idx ON group_members (student_id);
 
+-- A teacher may be assigned to one group of the class for the subject (for access, a group
+-- counts as its class: the assignment still lets them write the subject's lessons in it).
+ALTER TABLE teaching_assignments ADD COLUMN group_id BIGINT REFERENCES class_groups (id);
+CREATE INDEX teaching_assignments_group_id_idx ON teaching_assignments (group_id);
+
 -- Days without lessons the school declares (vacations, public holidays), both ends included.
 CREATE TABLE holidays (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
