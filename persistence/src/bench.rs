@@ -544,7 +544,9 @@ fn load_class(
         let mut rows = Vec::with_capacity(class.students.len() * spec.grades_per_subject);
         for student in &class.students {
             for j in 0..spec.grades_per_subject {
-                let Some(&&(lesson, _, day, number)) = of_subject.get(j % of_subject.len()) else {
+                // Spread evenly over the term's lessons of the subject.
+                let at_lesson = j * of_subject.len() / spec.grades_per_subject;
+                let Some(&&(lesson, _, day, number)) = of_subject.get(at_lesson) else {
                     continue;
                 };
                 let seed =

@@ -839,7 +839,11 @@ pub async fn open_the_diary_week(
     if let Some((token, child)) = families.first() {
         let request = Request::get(diary_path(*child, week)).bearer(token);
         let answer = Connection::open(bench.addr).await?.send(&request).await?;
-        check_diary(&answer)?;
+        let (lessons, grades) = check_diary(&answer)?;
+        options.say(&format!(
+            "the first diary: {lessons} lessons, {grades} grades, {} bytes",
+            answer.body.len()
+        ));
     }
 
     options.say(&format!("open the diary week: API, {parents} parents"));
@@ -891,17 +895,35 @@ pub async fn open_the_diary_week(
     Ok(rows)
 }
 
-/// The diary answers 200 with JSON.
-fn check_diary(answer: &client::Response) -> Result<(), BenchError> {
-    let parsed: Result<serde_json::Value, _> = serde_json::from_slice(&answer.body);
-    if answer.status != 200 || parsed.is_err() {
-        return Err(setup(format!(
+/// The diary answers 200 with the week's lessons; returns how many lessons and grades it shows.
+fn check_diary(answer: &client::Response) -> Result<(usize, usize), BenchError> {
+    let refused = || {
+        setup(format!(
             "the diary answered {}: {}",
             answer.status,
             answer.text().chars().take(500).collect::<String>()
-        )));
+        ))
+    };
+    if answer.status != 200 {
+        return Err(refused());
     }
-    Ok(())
+    let diary: serde_json::Value = serde_json::from_slice(&answer.body).map_err(|_| refused())?;
+    let lessons: Vec<&serde_json::Value> = diary["days"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|day| day["lessons"].as_array())
+        .flatten()
+        .collect();
+    let grades = lessons
+        .iter()
+        .filter_map(|lesson| lesson["grades"].as_array())
+        .map(Vec::len)
+        .sum();
+    if lessons.is_empty() {
+        return Err(refused());
+    }
+    Ok((lessons.len(), grades))
 }
 
 /// One line saying what the run does.
