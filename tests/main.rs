@@ -8,6 +8,7 @@ mod support;
 mod access_matrix;
 mod administration;
 mod auth;
+mod averages;
 mod cli;
 mod diary;
 mod http_basics;
