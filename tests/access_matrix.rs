@@ -175,7 +175,8 @@ fn rule_of(operation: &str) -> Option<Rule> {
         | "get_grade"
         | "get_diary"
         | "get_student_averages"
-        | "get_student_rank" => Rule::ReadStudent,
+        | "get_student_rank"
+        | "get_student_forecast" => Rule::ReadStudent,
         "list_class_students"
         | "get_lesson"
         | "get_attendance_history"
@@ -1065,6 +1066,21 @@ fn request(
                 "averages"
             };
             (format!("{v1}/students/{id}/{what}?term_id={term}"), None)
+        }
+        "get_student_forecast" => {
+            let (id, term, subject) = [
+                (world.family_student.get(), world.last_term, world.subject),
+                (world.outside_student.get(), world.last_term, world.subject),
+                (world.other_student.get(), world.other_term, world.other_subject),
+                (MISSING, world.last_term, world.subject),
+            ][target];
+            (
+                format!(
+                    "{v1}/students/{id}/forecast?term_id={term}&subject_id={}&target=5",
+                    subject.get()
+                ),
+                None,
+            )
         }
         "get_class_ranking" => {
             let (class, term) = [

@@ -347,6 +347,58 @@ async fn a_parent_sees_averages_and_rank_and_nothing_of_other_children(backend: 
     assert_eq!(averages["overall"], "4.33");
     assert_eq!(averages["rule"], json!({"threshold": 50, "min_grades": 3}));
 
+    let forecast = |query: String| {
+        let s = &s;
+        let parent = parent.clone();
+        async move {
+            s.app
+                .get_as(
+                    &parent,
+                    &format!("/api/v1/students/{child}/forecast?term_id={term}&{query}"),
+                )
+                .await
+        }
+    };
+    // (22 + 5n) / (6 + n) is shown 4.50 first at n = 10; with an exam (weight 3) at n = 4.
+    let five = forecast(format!("subject_id={maths}&target=5"))
+        .await
+        .json();
+    assert_eq!(
+        (
+            five["outcome"].as_str(),
+            five["count"].as_i64(),
+            five["value"].as_i64()
+        ),
+        (Some("needs"), Some(10), Some(5)),
+        "{five}"
+    );
+    let exam = forecast(format!("subject_id={maths}&target=5&work_type_id={w3}"))
+        .await
+        .json();
+    assert_eq!(
+        (
+            exam["count"].as_i64(),
+            exam["value"].as_i64(),
+            exam["weight"].as_i64()
+        ),
+        (Some(4), Some(5), Some(3)),
+        "{exam}"
+    );
+    let four = forecast(format!("subject_id={maths}&target=4"))
+        .await
+        .json();
+    assert_eq!(four["outcome"], "already_reached");
+    let six = forecast(format!("subject_id={maths}&target=6")).await;
+    assert_eq!(
+        six.assert_problem(422, "validation_failed")["errors"][0]["field"],
+        "target"
+    );
+    let no_subject = forecast("target=5".to_owned()).await;
+    assert_eq!(
+        no_subject.assert_problem(422, "validation_failed")["errors"][0]["field"],
+        "subject_id"
+    );
+
     let few_averages = s
         .app
         .get_as(

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use actix_web::{get, web};
 use chrono::{NaiveDate, Utc};
 use domain::access::{self, Operation, Record};
-use domain::averages::{RoundingRule, Suggestion, Sums, suggest};
+use domain::averages::{Forecast, RoundingRule, Suggestion, Sums, forecast, suggest};
 use domain::ranking::{Bucket, histogram, rank_overall};
 use domain::{ClassId, Scale, SchoolId, StudentId};
 use persistence::DbConnection;
@@ -499,6 +499,144 @@ pub async fn get_class_ranking(
             },
             out_of: ranking.out_of(),
             rows: out,
+        })
+    })
+    .await?;
+    Ok(web::Json(view))
+}
+
+/// What to forecast.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ForecastQuery {
+    /// The subject (required).
+    pub subject_id: Option<i64>,
+    /// The term grade wanted (required), e.g. 5.
+    pub target: Option<u8>,
+    /// The kind of work the further grades would be (its weight counts); an oral answer
+    /// (weight 1) when left out.
+    pub work_type_id: Option<i64>,
+    /// A term of the school; the term holding today when left out.
+    pub term_id: Option<i64>,
+}
+
+/// What the student needs for the target grade.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ForecastView {
+    pub student_id: i64,
+    pub subject_id: i64,
+    pub term: TermRef,
+    pub target: u8,
+    /// The average now, two decimals; absent without grades.
+    pub average: Option<String>,
+    pub suggested: SuggestionView,
+    /// `already_reached`, `needs`, `not_reachable` (not within 30 more grades) or
+    /// `not_averaged`.
+    pub outcome: &'static str,
+    /// With `needs`: how many more grades of the work type…
+    pub count: Option<u32>,
+    /// …each of at least this value.
+    pub value: Option<u8>,
+    /// The weight of the work type assumed.
+    pub weight: i16,
+}
+
+/// What a student needs
+///
+/// For a subject and a target term grade: the fewest further grades of the given work type,
+/// and the lowest value each must have, that bring the suggested grade to the target ("two
+/// more 5s"), or that it is not reachable within 30 more grades. For whoever may read the
+/// student's grades.
+#[utoipa::path(
+    tag = "averages",
+    params(("student_id" = i64, Path, description = "The student"), ForecastQuery),
+    responses(
+        (status = 200, description = "The forecast", body = ForecastView),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller may not read grades", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such student visible to the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The subject, target, work type or term is missing or unknown", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = ["grades:read"]))
+)]
+#[get("/students/{student_id}/forecast")]
+pub async fn get_student_forecast(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+    query: web::Query<ForecastQuery>,
+) -> Result<web::Json<ForecastView>, ApiError> {
+    let student = StudentId(path.into_inner());
+    let query = query.into_inner();
+    let view = db(&state, move |conn| {
+        let found = readable_student(conn, &caller, student)?;
+        let school = found.school.school;
+        let subject = query
+            .subject_id
+            .ok_or_else(|| ApiError::field("subject_id", "required", "name the subject"))?;
+        if !persistence::admin::subject_in_school(conn, school, domain::SubjectId(subject))? {
+            return Err(ApiError::field(
+                "subject_id",
+                "not_found",
+                "no such subject in this school",
+            ));
+        }
+        let scale = school_scale(conn, school)?;
+        let target = query
+            .target
+            .ok_or_else(|| ApiError::field("target", "required", "name the grade wanted"))?;
+        let within = matches!(scale, Scale::Points { min, max } if (min..=max).contains(&target));
+        if !within {
+            return Err(ApiError::field(
+                "target",
+                "out_of_range",
+                "must be a grade of the school's scale",
+            ));
+        }
+        let work_types = persistence::journal::work_types(conn, school)?;
+        let weight = match query.work_type_id {
+            Some(id) => work_types
+                .iter()
+                .find(|w| w.id == id)
+                .map(|w| w.weight)
+                .ok_or_else(|| {
+                    ApiError::field(
+                        "work_type_id",
+                        "not_found",
+                        "no such work type in this school",
+                    )
+                })?,
+            None => 1,
+        };
+        let term = term(conn, school, query.term_id)?;
+        let rule = RoundingRule::STANDARD;
+        let sums = match student_sums(conn, student, term.id)?
+            .iter()
+            .find(|r| r.subject_id == subject)
+        {
+            Some(row) => sums_of(row)?,
+            None => Sums::default(),
+        };
+        let w = domain::Weight::new(i64::from(weight))
+            .map_err(|e| ApiError::field("work_type_id", "invalid", e.to_string()))?;
+        let (outcome, count, value) = match forecast(sums, scale, rule, target, w, None) {
+            Forecast::AlreadyReached => ("already_reached", None, None),
+            Forecast::Needs { count, value } => ("needs", Some(count), Some(value)),
+            Forecast::NotReachable => ("not_reachable", None, None),
+            Forecast::NotAveraged => ("not_averaged", None, None),
+        };
+        Ok(ForecastView {
+            student_id: student.get(),
+            subject_id: subject,
+            term: term_ref(&term),
+            target,
+            average: sums.average().map(|a| a.to_string()),
+            suggested: suggest(sums, scale, rule).into(),
+            outcome,
+            count,
+            value,
+            weight,
         })
     })
     .await?;

@@ -50,6 +50,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(diary::get_diary)
                 .service(averages::get_student_averages)
                 .service(averages::get_student_rank)
+                .service(averages::get_student_forecast)
                 .service(averages::get_class_ranking)
                 .service(diary::get_journal_page)
                 .service(timetable::list_class_groups)
