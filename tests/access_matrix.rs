@@ -170,13 +170,20 @@ fn rule_of(operation: &str) -> Option<Rule> {
         "get_liveness" | "get_readiness" | "get_api_index" | "post_login" | "post_refresh"
         | "post_token" | "post_activate" => Rule::Public,
         "get_me" | "create_link_code" | "post_logout" | "list_my_lessons" => Rule::OwnAccount,
-        "get_student" | "get_grade_history" | "get_grade" | "get_diary" => Rule::ReadStudent,
+        "get_student"
+        | "get_grade_history"
+        | "get_grade"
+        | "get_diary"
+        | "get_student_averages"
+        | "get_student_rank"
+        | "get_student_forecast" => Rule::ReadStudent,
         "list_class_students"
         | "get_lesson"
         | "get_attendance_history"
         | "get_journal_page"
         | "list_class_groups"
-        | "get_timetable" => Rule::ReadClass,
+        | "get_timetable"
+        | "get_class_ranking" => Rule::ReadClass,
         "create_lesson"
         | "grade_lesson"
         | "patch_grade"
@@ -239,6 +246,8 @@ struct World {
     grades: [i64; 3],
     /// The demo's last term (no lesson of the world falls in it), to lock and unlock.
     last_term: i64,
+    /// The other school's term.
+    other_term: i64,
     /// A person of the school to look at.
     some_teacher: UserId,
     admin: UserId,
@@ -361,6 +370,18 @@ async fn world(app: &TestApp) -> World {
             366,
         )),
     ));
+    let other_term = ok(schools::insert_term(
+        conn,
+        other_school,
+        year,
+        1,
+        "1 полугодие",
+        ok(domain::TermDates::new(
+            from,
+            from + chrono::Duration::days(150),
+        )),
+    ))
+    .get();
     let other_class = ok(schools::insert_class(
         conn,
         other_school,
@@ -570,6 +591,7 @@ async fn world(app: &TestApp) -> World {
             .last()
             .map(|t| t.id)
             .unwrap_or_else(|| panic!("the demo has no terms")),
+        other_term,
         some_teacher: teacher,
         admin,
         muni_admin,
@@ -1030,6 +1052,44 @@ fn request(
                 format!("{v1}/schools/{s}/students/{}/enrollments", student.get()),
                 Some(json!({"class_id": world.class_5a.get(), "from": "2026-12-01"})),
             )
+        }
+        "get_student_averages" | "get_student_rank" => {
+            let (id, term) = [
+                (world.family_student.get(), world.last_term),
+                (world.outside_student.get(), world.last_term),
+                (world.other_student.get(), world.other_term),
+                (MISSING, world.last_term),
+            ][target];
+            let what = if operation == "get_student_rank" {
+                "rank"
+            } else {
+                "averages"
+            };
+            (format!("{v1}/students/{id}/{what}?term_id={term}"), None)
+        }
+        "get_student_forecast" => {
+            let (id, term, subject) = [
+                (world.family_student.get(), world.last_term, world.subject),
+                (world.outside_student.get(), world.last_term, world.subject),
+                (world.other_student.get(), world.other_term, world.other_subject),
+                (MISSING, world.last_term, world.subject),
+            ][target];
+            (
+                format!(
+                    "{v1}/students/{id}/forecast?term_id={term}&subject_id={}&target=5",
+                    subject.get()
+                ),
+                None,
+            )
+        }
+        "get_class_ranking" => {
+            let (class, term) = [
+                (world.class_5a.get(), world.last_term),
+                (world.class_7v.get(), world.last_term),
+                (world.other_class.get(), world.other_term),
+                (MISSING, world.last_term),
+            ][target];
+            (format!("{v1}/classes/{class}/ranking?term_id={term}"), None)
         }
         other => panic!("no request is written for operation {other}"),
     }

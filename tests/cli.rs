@@ -102,7 +102,38 @@ on_both_backends!(
     migrate_applies_once,
     serve_migrates_answers_and_stops_gracefully,
     an_operator_creates_a_school_and_its_first_administrators,
+    check_sums_finds_running_sums_that_drifted,
 );
+
+async fn check_sums_finds_running_sums_that_drifted(backend: Backend) {
+    use diesel::prelude::*;
+    use persistence::schema::subject_sums;
+    // The demo grades demo-student, so it has running sums.
+    let app = crate::support::TestApp::new(backend).with_demo();
+    let url = app.db.url.clone();
+    let clean = run(gradebook().arg("check-sums").env("DATABASE_URL", &url));
+    assert!(clean.status.success(), "{}", stderr_of(&clean));
+    assert!(String::from_utf8_lossy(&clean.stdout).contains("match a recomputation"));
+
+    let mut conn = app.pool().get().unwrap_or_else(|e| panic!("{e}"));
+    let row: i64 = subject_sums::table
+        .select(subject_sums::id)
+        .first(&mut conn)
+        .unwrap_or_else(|e| panic!("no running sums in the demo: {e}"));
+    diesel::update(subject_sums::table.find(row))
+        .set(subject_sums::weighted.eq(subject_sums::weighted + 1))
+        .execute(&mut conn)
+        .unwrap_or_else(|e| panic!("{e}"));
+    drop(conn);
+    let drifted = run(gradebook().arg("check-sums").env("DATABASE_URL", &url));
+    assert_eq!(drifted.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&drifted.stdout).contains("stored"));
+    assert!(
+        stderr_of(&drifted).contains("1 running sums differ"),
+        "{}",
+        stderr_of(&drifted)
+    );
+}
 
 async fn migrate_applies_once(backend: Backend) {
     let db = TestDb::empty(backend);

@@ -8,6 +8,7 @@ mod support;
 mod access_matrix;
 mod administration;
 mod auth;
+mod averages;
 mod bench;
 mod cli;
 mod diary;

@@ -34,6 +34,9 @@ pub enum Command {
     },
     /// Apply pending migrations and exit.
     Migrate,
+    /// Check that every school's running sums (behind averages and ranks) equal a full
+    /// recomputation from the grades; exit 1 naming each difference.
+    CheckSums,
     /// Create a new token-signing key <DIR>/<KID>.pem (Ed25519) for auth.keys_dir.
     Keygen {
         /// The folder of keys (auth.keys_dir).
@@ -101,13 +104,15 @@ pub enum StartError {
     Database(#[from] persistence::PersistenceError),
     #[error("{0}")]
     Io(String),
+    #[error("{0}")]
+    Inconsistent(String),
 }
 
 impl StartError {
     fn exit_code(&self) -> ExitCode {
         match self {
             Self::Config(_) => ExitCode::from(2),
-            Self::Database(_) | Self::Io(_) => ExitCode::from(1),
+            Self::Database(_) | Self::Io(_) | Self::Inconsistent(_) => ExitCode::from(1),
         }
     }
 }
@@ -161,6 +166,11 @@ pub fn run(cli: Cli) -> Result<(), StartError> {
             let settings = load_settings(&cli, None)?;
             telemetry::init(&settings.log);
             migrate(&settings)
+        }
+        Command::CheckSums => {
+            let settings = load_settings(&cli, None)?;
+            telemetry::init(&settings.log);
+            check_sums(&settings)
         }
         Command::AddSchool {
             name,
@@ -236,6 +246,33 @@ pub fn migrate(settings: &Settings) -> Result<(), StartError> {
     let mut conn = persistence::connection::connect_one(&url, settings.pool_options())?;
     let applied = migrations::run_pending(&mut conn)?;
     tracing::info!(database = %url.redacted(), applied = applied.len(), "database migrated");
+    Ok(())
+}
+
+fn check_sums(settings: &Settings) -> Result<(), StartError> {
+    let mut conn = migrated_connection(settings)?;
+    let ids = persistence::schools::school_ids(&mut conn)?;
+    let mut differences = 0_usize;
+    for id in &ids {
+        for ((student, subject, term), stored, recomputed) in
+            persistence::averages::inconsistencies(&mut conn, *id)?
+        {
+            differences += 1;
+            println!(
+                "school {}: student {student}, subject {subject}, term {term}: stored {stored:?}, recomputed {recomputed:?}",
+                id.get()
+            );
+        }
+    }
+    if differences > 0 {
+        return Err(StartError::Inconsistent(format!(
+            "{differences} running sums differ from a recomputation"
+        )));
+    }
+    println!(
+        "the running sums of {} schools match a recomputation",
+        ids.len()
+    );
     Ok(())
 }
 

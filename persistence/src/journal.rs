@@ -377,6 +377,7 @@ pub fn give_grades(
                 return Ok(stored);
             }
             let (user, client) = actor.columns();
+            let sums = crate::averages::LessonSums::load(conn, lesson, lesson.lesson_date)?;
             let mut written = Vec::with_capacity(new.len());
             for grade in new {
                 let id: i64 = diesel::insert_into(grades::table)
@@ -408,6 +409,14 @@ pub fn give_grades(
                         grade_events::occurred_at.eq(at),
                     ))
                     .execute(conn)?;
+                sums.apply(
+                    conn,
+                    1,
+                    grade.student.get(),
+                    grade.work_type,
+                    grade.scale,
+                    &grade.value,
+                )?;
                 written.push(find_grade(conn, id)?);
             }
             mark_first_entry(conn, lesson.id, at)?;
@@ -558,6 +567,13 @@ pub fn change_grade(
         if updated == 0 {
             // Another change committed between the read and the write.
             return Ok(Changed::Stale(find_grade(conn, id)?));
+        }
+        let lesson = find_lesson(conn, current.lesson_id)?;
+        let sums = crate::averages::LessonSums::load(conn, &lesson, lesson.lesson_date)?;
+        sums.apply_grade(conn, -1, &current)?;
+        if action == "changed" {
+            let changed = find_grade(conn, id)?;
+            sums.apply_grade(conn, 1, &changed)?;
         }
         let (user, client) = actor.columns();
         diesel::insert_into(grade_events::table)

@@ -120,6 +120,17 @@ pub fn update_lesson(
                 lessons::teacher_user_id.eq(teacher),
             ))
             .execute(conn)?;
+        if date != current.lesson_date {
+            // The lesson's grades count in the term of its new date.
+            let from = crate::averages::LessonSums::load(conn, &current, current.lesson_date)?;
+            let to = crate::averages::LessonSums::load(conn, &current, date)?;
+            if !from.same_term(&to) {
+                for grade in crate::journal::lesson_grades(conn, lesson.id)? {
+                    from.apply_grade(conn, -1, &grade)?;
+                    to.apply_grade(conn, 1, &grade)?;
+                }
+            }
+        }
         let entered = [&topic, &homework, &comment]
             .iter()
             .any(|t| t.as_deref().is_some_and(|t| !t.is_empty()))
@@ -634,4 +645,28 @@ pub fn journal_page(
         attendance,
         group_members,
     })
+}
+
+/// The students enrolled in any class of the school on `on`, by id.
+///
+/// # Errors
+/// On a database failure.
+pub fn school_students(
+    conn: &mut DbConnection,
+    school: SchoolId,
+    on: NaiveDate,
+) -> Result<Vec<i64>> {
+    enrollments::table
+        .filter(enrollments::school_id.eq(school.get()))
+        .filter(enrollments::enrolled_on.le(on))
+        .filter(
+            enrollments::left_on
+                .is_null()
+                .or(enrollments::left_on.gt(on)),
+        )
+        .select(enrollments::student_id)
+        .distinct()
+        .order(enrollments::student_id)
+        .load(conn)
+        .map_err(Into::into)
 }

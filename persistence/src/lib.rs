@@ -8,6 +8,7 @@ pub mod access;
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod averages;
 pub mod bench;
 pub mod connection;
 pub mod demo;

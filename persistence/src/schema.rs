@@ -427,6 +427,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    subject_sums (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        student_id -> BigInt,
+        subject_id -> BigInt,
+        term_id -> BigInt,
+        weighted -> BigInt,
+        weights -> BigInt,
+        grade_count -> BigInt,
+    }
+}
+
 diesel::joinable!(group_members -> class_groups (group_id));
 diesel::joinable!(timetable_slots -> subjects (subject_id));
 diesel::joinable!(individual_homework -> lessons (lesson_id));
@@ -465,4 +478,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     timetable_slots,
     individual_homework,
     generated_lessons,
+    subject_sums,
 );

@@ -252,3 +252,17 @@ pub fn list_subjects(conn: &mut DbConnection, school: SchoolId) -> Result<Vec<Su
         .load(conn)
         .map_err(Into::into)
 }
+
+/// Every school's id, in order.
+///
+/// # Errors
+/// On a database failure.
+pub fn school_ids(conn: &mut DbConnection) -> Result<Vec<SchoolId>> {
+    Ok(schools::table
+        .select(schools::id)
+        .order(schools::id)
+        .load::<i64>(conn)?
+        .into_iter()
+        .map(SchoolId)
+        .collect())
+}

@@ -78,12 +78,13 @@ impl TestApp {
         Self { db, state }
     }
 
-    /// Loads the demo school with its demo accounts (password `demo-password`).
+    /// Loads the demo school with its demo accounts (password `demo-password`), as seeded on
+    /// the morning of Monday 23 November 2026, so that its timetable and filled-in lessons
+    /// are the same whatever day the tests run.
     pub fn with_demo(self) -> Self {
         let mut conn = self.pool().get().unwrap_or_else(|e| panic!("{e}"));
         let hash = |pw: &str| api::password::hash(pw).unwrap_or_else(|e| panic!("{e}"));
-        persistence::demo::seed(&mut conn, chrono::Utc::now().naive_utc(), &hash)
-            .unwrap_or_else(|e| panic!("{e}"));
+        persistence::demo::seed(&mut conn, demo_morning(), &hash).unwrap_or_else(|e| panic!("{e}"));
         drop(conn);
         self
     }
@@ -189,4 +190,11 @@ impl TestApp {
     pub async fn get(&self, path: &str) -> Reply {
         self.call(test::TestRequest::get().uri(path)).await
     }
+}
+
+/// 08:00 UTC on Monday 23 November 2026, inside the demo's second term.
+pub fn demo_morning() -> chrono::NaiveDateTime {
+    chrono::NaiveDate::from_ymd_opt(2026, 11, 23)
+        .and_then(|d| d.and_hms_opt(8, 0, 0))
+        .unwrap_or_default()
 }

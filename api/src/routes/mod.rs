@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod averages;
 pub mod common;
 pub mod diary;
 pub mod health;
@@ -47,6 +48,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(lessons::put_individual_homework)
                 .service(lessons::list_my_lessons)
                 .service(diary::get_diary)
+                .service(averages::get_student_averages)
+                .service(averages::get_student_rank)
+                .service(averages::get_student_forecast)
+                .service(averages::get_class_ranking)
                 .service(diary::get_journal_page)
                 .service(timetable::list_class_groups)
                 .service(timetable::create_class_group)

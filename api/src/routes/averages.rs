@@ -1,0 +1,644 @@
+//! Averages, suggested term grades and ranks, read from the running sums (see
+//! `domain::averages` and `domain::ranking` for the rules).
+//!
+//! Privacy: a student's averages and rank go to whoever may read the student's grades; the
+//! rank shows the position, how many are ranked and the distribution of averages, never other
+//! children's names or averages. The full table of a class goes only to those who may read the
+//! class's grades (its teachers, the administration, integrators with `grades:read`).
+
+use std::collections::BTreeMap;
+
+use actix_web::{get, web};
+use chrono::{NaiveDate, Utc};
+use domain::access::{self, Operation, Record};
+use domain::averages::{Forecast, RoundingRule, Suggestion, Sums, forecast, suggest};
+use domain::ranking::{Bucket, histogram, rank_overall};
+use domain::{ClassId, Scale, SchoolId, StudentId};
+use persistence::DbConnection;
+use persistence::averages::{SumsRow, school_sums, student_sums};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::common::{db, readable_class};
+use crate::AppState;
+use crate::auth::{Caller, enforce};
+use crate::error::{ApiError, Problem};
+
+/// Which term.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TermQuery {
+    /// A term of the school; the term holding today when left out.
+    pub term_id: Option<i64>,
+}
+
+/// A term.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TermRef {
+    pub id: i64,
+    #[schema(example = "2 четверть")]
+    pub name: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+}
+
+/// The school's rule for suggested grades.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleView {
+    /// The hundredths from which an average rounds up (50: 3.50 suggests 4).
+    pub threshold: u8,
+    /// Fewer grades than this: no grade is suggested and the student is not ranked.
+    pub min_grades: u8,
+}
+
+/// A suggested grade, or why there is none.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SuggestionView {
+    /// The suggested grade; absent when there is none.
+    pub grade: Option<u8>,
+    /// Why there is none: `not_enough_grades` or `not_averaged`.
+    pub reason: Option<&'static str>,
+}
+
+impl From<Suggestion> for SuggestionView {
+    fn from(s: Suggestion) -> Self {
+        match s {
+            Suggestion::Grade(grade) => Self {
+                grade: Some(grade),
+                reason: None,
+            },
+            Suggestion::NotEnoughGrades { .. } => Self {
+                grade: None,
+                reason: Some("not_enough_grades"),
+            },
+            Suggestion::NotAveraged => Self {
+                grade: None,
+                reason: Some("not_averaged"),
+            },
+        }
+    }
+}
+
+/// A student's average in one subject.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubjectAverage {
+    pub subject_id: i64,
+    #[schema(example = "Математика")]
+    pub subject_name: String,
+    /// Σ(value × weight) / Σ(weight) shown with two decimals, rounded half up.
+    #[schema(example = "4.67")]
+    pub average: Option<String>,
+    /// The number of averaged grades.
+    pub grades: i64,
+    /// Σ(weight) of those grades.
+    pub weights: i64,
+    pub suggested: SuggestionView,
+}
+
+/// A student's averages in a term.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AveragesView {
+    pub student_id: i64,
+    pub term: TermRef,
+    pub rule: RuleView,
+    /// The subjects the student has averaged grades in, by subject id.
+    pub subjects: Vec<SubjectAverage>,
+    /// The plain mean of the subject averages, two decimals.
+    #[schema(example = "4.38")]
+    pub overall: Option<String>,
+}
+
+/// The school's scale averages are on, and the rule.
+fn school_scale(conn: &mut DbConnection, school: SchoolId) -> Result<Scale, ApiError> {
+    Ok(persistence::journal::scales(conn, school)?
+        .into_iter()
+        .find(|s| s.is_default)
+        .map_or(Scale::Points { min: 1, max: 5 }, |s| s.scale))
+}
+
+/// The term asked for, or the one holding today.
+fn term(
+    conn: &mut DbConnection,
+    school: SchoolId,
+    term: Option<i64>,
+) -> Result<persistence::schools::Term, ApiError> {
+    match term {
+        Some(id) => persistence::schools::list_terms(conn, school)?
+            .into_iter()
+            .find(|t| t.id == id)
+            .ok_or_else(|| ApiError::field("term_id", "not_found", "no such term in this school")),
+        None => {
+            persistence::schools::term_on(conn, school, Utc::now().date_naive())?.ok_or_else(|| {
+                ApiError::field("term_id", "required", "no term holds today: name a term")
+            })
+        }
+    }
+}
+
+fn term_ref(t: &persistence::schools::Term) -> TermRef {
+    TermRef {
+        id: t.id,
+        name: t.name.clone(),
+        starts_on: t.starts_on,
+        ends_on: t.ends_on,
+    }
+}
+
+fn sums_of(row: &SumsRow) -> Result<Sums, ApiError> {
+    Ok(row.sums()?)
+}
+
+/// The student, if the caller may read their grades.
+fn readable_student(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    student: StudentId,
+) -> Result<domain::access::StudentRef, ApiError> {
+    let Some(found) = persistence::access::student(conn, student, Utc::now().date_naive())? else {
+        enforce(access::when_missing(
+            &caller.principal,
+            Operation::ReadStudent(Record::Grades),
+        ))?;
+        return Err(ApiError::NotFound);
+    };
+    enforce(access::read_student(
+        &caller.principal,
+        &found,
+        Record::Grades,
+    ))?;
+    Ok(found)
+}
+
+/// A student's averages
+///
+/// The student's weighted average in every subject they have averaged grades in this term,
+/// with the grade it suggests by the school's rule, and the overall average. Read from the
+/// running sums kept with every grade change. For whoever may read the student's grades.
+#[utoipa::path(
+    tag = "averages",
+    params(("student_id" = i64, Path, description = "The student"), TermQuery),
+    responses(
+        (status = 200, description = "The averages", body = AveragesView),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller may not read grades", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such student visible to the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No such term, or no term holds today", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = ["grades:read"]))
+)]
+#[get("/students/{student_id}/averages")]
+pub async fn get_student_averages(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+    query: web::Query<TermQuery>,
+) -> Result<web::Json<AveragesView>, ApiError> {
+    let student = StudentId(path.into_inner());
+    let term_id = query.term_id;
+    let view = db(&state, move |conn| {
+        let found = readable_student(conn, &caller, student)?;
+        let school = found.school.school;
+        let term = term(conn, school, term_id)?;
+        let scale = school_scale(conn, school)?;
+        let rule = RoundingRule::STANDARD;
+        let names: BTreeMap<i64, String> = persistence::schools::list_subjects(conn, school)?
+            .into_iter()
+            .map(|s| (s.id, s.name))
+            .collect();
+        let mut subjects = Vec::new();
+        let mut averages = Vec::new();
+        for row in student_sums(conn, student, term.id)? {
+            let sums = sums_of(&row)?;
+            let average = sums.average();
+            averages.extend(average);
+            subjects.push(SubjectAverage {
+                subject_id: row.subject_id,
+                subject_name: names.get(&row.subject_id).cloned().unwrap_or_default(),
+                average: average.map(|a| a.to_string()),
+                grades: sums.count(),
+                weights: sums.weights(),
+                suggested: suggest(sums, scale, rule).into(),
+            });
+        }
+        Ok(AveragesView {
+            student_id: student.get(),
+            term: term_ref(&term),
+            rule: RuleView {
+                threshold: rule.threshold(),
+                min_grades: rule.min_grades(),
+            },
+            subjects,
+            overall: domain::OverallAverage::mean(averages).map(|a| a.to_string()),
+        })
+    })
+    .await?;
+    Ok(web::Json(view))
+}
+
+/// One bucket of the distribution of averages.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BucketView {
+    #[schema(example = "4.50")]
+    pub from: String,
+    /// Not included, except in the last bucket.
+    #[schema(example = "5.00")]
+    pub to: String,
+    pub count: usize,
+}
+
+impl From<Bucket> for BucketView {
+    fn from(b: Bucket) -> Self {
+        Self {
+            from: b.from.to_string(),
+            to: b.to.to_string(),
+            count: b.count,
+        }
+    }
+}
+
+/// A student's place among others: no names, no other averages.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Standing {
+    /// 1 for the best; equal averages share a position (1, 2, 2, 4). Absent when unranked.
+    pub position: Option<usize>,
+    /// How many students are ranked.
+    pub out_of: usize,
+    /// The student's overall average, two decimals.
+    pub average: Option<String>,
+    /// When unranked: the fewest grades the student has in a subject, and the minimum.
+    pub grades_have: Option<u32>,
+    pub grades_need: Option<u32>,
+    /// How the ranked students' overall averages are spread.
+    pub distribution: Vec<BucketView>,
+}
+
+/// A student's rank in their class and school.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RankView {
+    pub student_id: i64,
+    pub term: TermRef,
+    /// Among the students of the student's class (their first class, if several).
+    pub class: Option<Standing>,
+    /// Among the students of the school.
+    pub school: Standing,
+}
+
+/// Each student's per-subject sums, for the given students.
+fn by_student(rows: &[SumsRow]) -> Result<BTreeMap<i64, Vec<Sums>>, ApiError> {
+    let mut out: BTreeMap<i64, Vec<Sums>> = BTreeMap::new();
+    for row in rows {
+        out.entry(row.student_id).or_default().push(sums_of(row)?);
+    }
+    Ok(out)
+}
+
+fn standing(
+    student: StudentId,
+    among: &[i64],
+    sums: &BTreeMap<i64, Vec<Sums>>,
+    scale: Scale,
+    rule: RoundingRule,
+) -> Standing {
+    let students: Vec<(StudentId, Vec<Sums>)> = among
+        .iter()
+        .map(|id| (StudentId(*id), sums.get(id).cloned().unwrap_or_default()))
+        .collect();
+    let ranking = rank_overall(&students, rule);
+    let mine = ranking.find(student);
+    let unranked = ranking.unranked().iter().find(|u| u.student == student);
+    Standing {
+        position: mine.map(|r| r.position),
+        out_of: ranking.out_of(),
+        average: mine.map(|r| r.average.to_string()),
+        grades_have: unranked.map(|u| u.have),
+        grades_need: unranked.map(|u| u.need),
+        distribution: histogram(scale, ranking.ranked().iter().map(|r| r.average.shown()))
+            .into_iter()
+            .map(BucketView::from)
+            .collect(),
+    }
+}
+
+/// A student's rank
+///
+/// The student's position by overall average in their class and in the school, out of how
+/// many are ranked, and the distribution of averages (counts only: no other child's name or
+/// average). A student with fewer grades than the school's minimum in a subject is unranked,
+/// never ranked last. For whoever may read the student's grades.
+#[utoipa::path(
+    tag = "averages",
+    params(("student_id" = i64, Path, description = "The student"), TermQuery),
+    responses(
+        (status = 200, description = "The rank", body = RankView),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller may not read grades", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such student visible to the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No such term, or no term holds today", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = ["grades:read"]))
+)]
+#[get("/students/{student_id}/rank")]
+pub async fn get_student_rank(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+    query: web::Query<TermQuery>,
+) -> Result<web::Json<RankView>, ApiError> {
+    let student = StudentId(path.into_inner());
+    let term_id = query.term_id;
+    let view = db(&state, move |conn| {
+        let found = readable_student(conn, &caller, student)?;
+        let school = found.school.school;
+        let term = term(conn, school, term_id)?;
+        let scale = school_scale(conn, school)?;
+        let rule = RoundingRule::STANDARD;
+        let on = Utc::now().date_naive().min(term.ends_on);
+        let rows = school_sums(conn, school, term.id)?;
+        let sums = by_student(&rows)?;
+        let class = match found.classes.first() {
+            Some(class) => {
+                let members: Vec<i64> = persistence::people::class_students(conn, *class, on)?
+                    .into_iter()
+                    .map(|s| s.id)
+                    .collect();
+                Some(standing(student, &members, &sums, scale, rule))
+            }
+            None => None,
+        };
+        let mut everyone: Vec<i64> = persistence::lessons::school_students(conn, school, on)?;
+        everyone.extend(sums.keys().copied());
+        everyone.push(student.get());
+        everyone.sort_unstable();
+        everyone.dedup();
+        Ok(RankView {
+            student_id: student.get(),
+            term: term_ref(&term),
+            class,
+            school: standing(student, &everyone, &sums, scale, rule),
+        })
+    })
+    .await?;
+    Ok(web::Json(view))
+}
+
+/// A row of a class's ranking.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RankingRow {
+    pub student_id: i64,
+    pub last_name: String,
+    pub first_name: String,
+    /// Absent when unranked.
+    pub position: Option<usize>,
+    #[schema(example = "4.38")]
+    pub overall: Option<String>,
+    /// Per subject id: the average, two decimals.
+    pub subjects: BTreeMap<i64, String>,
+}
+
+/// A class's full ranking.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClassRankingView {
+    pub class_id: i64,
+    pub term: TermRef,
+    pub rule: RuleView,
+    /// Ranked students best first, then the unranked by id.
+    pub rows: Vec<RankingRow>,
+    pub out_of: usize,
+}
+
+/// A class's ranking
+///
+/// Every student of the class with their overall and subject averages and position, best
+/// first; students with too few grades are listed after, unranked. For the class's teachers,
+/// the administration and integrators with `grades:read`: never for parents or students.
+#[utoipa::path(
+    tag = "averages",
+    params(("class_id" = i64, Path, description = "The class"), TermQuery),
+    responses(
+        (status = 200, description = "The ranking", body = ClassRankingView),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller's role may not read class tables", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such class visible to the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No such term, or no term holds today", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = ["grades:read"]))
+)]
+#[get("/classes/{class_id}/ranking")]
+pub async fn get_class_ranking(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+    query: web::Query<TermQuery>,
+) -> Result<web::Json<ClassRankingView>, ApiError> {
+    let class = ClassId(path.into_inner());
+    let term_id = query.term_id;
+    let view = db(&state, move |conn| {
+        let found = readable_class(conn, &caller.principal, class, Record::Grades)?;
+        let school = found.school.school;
+        let term = term(conn, school, term_id)?;
+        let rule = RoundingRule::STANDARD;
+        let on = Utc::now().date_naive().min(term.ends_on);
+        let members = persistence::people::class_students(conn, class, on)?;
+        let ids: Vec<i64> = members.iter().map(|s| s.id).collect();
+        let rows: Vec<SumsRow> = school_sums(conn, school, term.id)?
+            .into_iter()
+            .filter(|r| ids.contains(&r.student_id))
+            .collect();
+        let sums = by_student(&rows)?;
+        let students: Vec<(StudentId, Vec<Sums>)> = ids
+            .iter()
+            .map(|id| (StudentId(*id), sums.get(id).cloned().unwrap_or_default()))
+            .collect();
+        let ranking = rank_overall(&students, rule);
+        let mut subject_averages: BTreeMap<i64, BTreeMap<i64, String>> = BTreeMap::new();
+        for row in &rows {
+            if let Some(average) = sums_of(row)?.average() {
+                subject_averages
+                    .entry(row.student_id)
+                    .or_default()
+                    .insert(row.subject_id, average.to_string());
+            }
+        }
+        let person = |id: i64| members.iter().find(|s| s.id == id);
+        let mut out = Vec::new();
+        for r in ranking.ranked() {
+            let p = person(r.student.get());
+            out.push(RankingRow {
+                student_id: r.student.get(),
+                last_name: p.map(|p| p.last_name.clone()).unwrap_or_default(),
+                first_name: p.map(|p| p.first_name.clone()).unwrap_or_default(),
+                position: Some(r.position),
+                overall: Some(r.average.to_string()),
+                subjects: subject_averages
+                    .remove(&r.student.get())
+                    .unwrap_or_default(),
+            });
+        }
+        for u in ranking.unranked() {
+            let p = person(u.student.get());
+            out.push(RankingRow {
+                student_id: u.student.get(),
+                last_name: p.map(|p| p.last_name.clone()).unwrap_or_default(),
+                first_name: p.map(|p| p.first_name.clone()).unwrap_or_default(),
+                position: None,
+                overall: None,
+                subjects: subject_averages
+                    .remove(&u.student.get())
+                    .unwrap_or_default(),
+            });
+        }
+        Ok(ClassRankingView {
+            class_id: class.get(),
+            term: term_ref(&term),
+            rule: RuleView {
+                threshold: rule.threshold(),
+                min_grades: rule.min_grades(),
+            },
+            out_of: ranking.out_of(),
+            rows: out,
+        })
+    })
+    .await?;
+    Ok(web::Json(view))
+}
+
+/// What to forecast.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ForecastQuery {
+    /// The subject (required).
+    pub subject_id: Option<i64>,
+    /// The term grade wanted (required), e.g. 5.
+    pub target: Option<u8>,
+    /// The kind of work the further grades would be (its weight counts); an oral answer
+    /// (weight 1) when left out.
+    pub work_type_id: Option<i64>,
+    /// A term of the school; the term holding today when left out.
+    pub term_id: Option<i64>,
+}
+
+/// What the student needs for the target grade.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ForecastView {
+    pub student_id: i64,
+    pub subject_id: i64,
+    pub term: TermRef,
+    pub target: u8,
+    /// The average now, two decimals; absent without grades.
+    pub average: Option<String>,
+    pub suggested: SuggestionView,
+    /// `already_reached`, `needs`, `not_reachable` (not within 30 more grades) or
+    /// `not_averaged`.
+    pub outcome: &'static str,
+    /// With `needs`: how many more grades of the work type…
+    pub count: Option<u32>,
+    /// …each of at least this value.
+    pub value: Option<u8>,
+    /// The weight of the work type assumed.
+    pub weight: i16,
+}
+
+/// What a student needs
+///
+/// For a subject and a target term grade: the fewest further grades of the given work type,
+/// and the lowest value each must have, that bring the suggested grade to the target ("two
+/// more 5s"), or that it is not reachable within 30 more grades. For whoever may read the
+/// student's grades.
+#[utoipa::path(
+    tag = "averages",
+    params(("student_id" = i64, Path, description = "The student"), ForecastQuery),
+    responses(
+        (status = 200, description = "The forecast", body = ForecastView),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller may not read grades", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such student visible to the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The subject, target, work type or term is missing or unknown", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = ["grades:read"]))
+)]
+#[get("/students/{student_id}/forecast")]
+pub async fn get_student_forecast(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+    query: web::Query<ForecastQuery>,
+) -> Result<web::Json<ForecastView>, ApiError> {
+    let student = StudentId(path.into_inner());
+    let query = query.into_inner();
+    let view = db(&state, move |conn| {
+        let found = readable_student(conn, &caller, student)?;
+        let school = found.school.school;
+        let subject = query
+            .subject_id
+            .ok_or_else(|| ApiError::field("subject_id", "required", "name the subject"))?;
+        if !persistence::admin::subject_in_school(conn, school, domain::SubjectId(subject))? {
+            return Err(ApiError::field(
+                "subject_id",
+                "not_found",
+                "no such subject in this school",
+            ));
+        }
+        let scale = school_scale(conn, school)?;
+        let target = query
+            .target
+            .ok_or_else(|| ApiError::field("target", "required", "name the grade wanted"))?;
+        let within = matches!(scale, Scale::Points { min, max } if (min..=max).contains(&target));
+        if !within {
+            return Err(ApiError::field(
+                "target",
+                "out_of_range",
+                "must be a grade of the school's scale",
+            ));
+        }
+        let work_types = persistence::journal::work_types(conn, school)?;
+        let weight = match query.work_type_id {
+            Some(id) => work_types
+                .iter()
+                .find(|w| w.id == id)
+                .map(|w| w.weight)
+                .ok_or_else(|| {
+                    ApiError::field(
+                        "work_type_id",
+                        "not_found",
+                        "no such work type in this school",
+                    )
+                })?,
+            None => 1,
+        };
+        let term = term(conn, school, query.term_id)?;
+        let rule = RoundingRule::STANDARD;
+        let sums = match student_sums(conn, student, term.id)?
+            .iter()
+            .find(|r| r.subject_id == subject)
+        {
+            Some(row) => sums_of(row)?,
+            None => Sums::default(),
+        };
+        let w = domain::Weight::new(i64::from(weight))
+            .map_err(|e| ApiError::field("work_type_id", "invalid", e.to_string()))?;
+        let (outcome, count, value) = match forecast(sums, scale, rule, target, w, None) {
+            Forecast::AlreadyReached => ("already_reached", None, None),
+            Forecast::Needs { count, value } => ("needs", Some(count), Some(value)),
+            Forecast::NotReachable => ("not_reachable", None, None),
+            Forecast::NotAveraged => ("not_averaged", None, None),
+        };
+        Ok(ForecastView {
+            student_id: student.get(),
+            subject_id: subject,
+            term: term_ref(&term),
+            target,
+            average: sums.average().map(|a| a.to_string()),
+            suggested: suggest(sums, scale, rule).into(),
+            outcome,
+            count,
+            value,
+            weight,
+        })
+    })
+    .await?;
+    Ok(web::Json(view))
+}

@@ -1,0 +1,306 @@
+//! The running sums behind averages and ranks: one row per (student, subject, term) holding
+//! `Σ(value × weight)`, `Σ(weight)` and the number of grades, kept up to date in the same
+//! transaction as every grade change (see `domain::averages` for the rules).
+//!
+//! Which grades count: not deleted, on a points scale, of a lesson dated inside one of the
+//! school's terms; the weight is the grade's work type's. A lesson moved into another term
+//! takes its grades' contributions with it.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use domain::averages::Sums;
+use domain::{SchoolId, StudentId};
+
+use crate::journal::{Grade, Lesson};
+use crate::schema::{grade_scales, grades, lessons, subject_sums, terms, work_types};
+use crate::{DbConnection, PersistenceError, Result};
+
+/// Where a contribution goes.
+pub type SumsKey = (i64, i64, i64);
+
+/// What the grades of one lesson contribute to: the lesson's term, the school's work type
+/// weights and which scales are averaged.
+#[derive(Debug, Clone)]
+pub(crate) struct LessonSums {
+    school: i64,
+    subject: i64,
+    term: Option<i64>,
+    weights: HashMap<i64, i64>,
+    averaged: HashSet<i64>,
+}
+
+fn term_of(conn: &mut DbConnection, school: i64, date: NaiveDate) -> Result<Option<i64>> {
+    Ok(crate::schools::term_on(conn, SchoolId(school), date)?.map(|t| t.id))
+}
+
+impl LessonSums {
+    /// For the lesson as dated on `date`.
+    pub(crate) fn load(conn: &mut DbConnection, lesson: &Lesson, date: NaiveDate) -> Result<Self> {
+        let weights = work_types::table
+            .filter(work_types::school_id.eq(lesson.school_id))
+            .select((work_types::id, work_types::weight))
+            .load::<(i64, i16)>(conn)?
+            .into_iter()
+            .map(|(id, w)| (id, i64::from(w)))
+            .collect();
+        let averaged = grade_scales::table
+            .filter(grade_scales::school_id.eq(lesson.school_id))
+            .filter(grade_scales::kind.eq("points"))
+            .select(grade_scales::id)
+            .load::<i64>(conn)?
+            .into_iter()
+            .collect();
+        Ok(Self {
+            school: lesson.school_id,
+            subject: lesson.subject_id,
+            term: term_of(conn, lesson.school_id, date)?,
+            weights,
+            averaged,
+        })
+    }
+
+    pub(crate) fn same_term(&self, other: &Self) -> bool {
+        self.term == other.term
+    }
+
+    /// The grade's (points, weight) if it counts.
+    fn counted(&self, work_type: i64, scale: i64, value: &str) -> Option<(i64, i64)> {
+        if !self.averaged.contains(&scale) {
+            return None;
+        }
+        Some((value.parse().ok()?, *self.weights.get(&work_type)?))
+    }
+
+    /// Adds (`sign` 1) or takes out (`sign` -1) one grade's contribution.
+    pub(crate) fn apply(
+        &self,
+        conn: &mut DbConnection,
+        sign: i64,
+        student: i64,
+        work_type: i64,
+        scale: i64,
+        value: &str,
+    ) -> Result<()> {
+        let (Some(term), Some((points, weight))) =
+            (self.term, self.counted(work_type, scale, value))
+        else {
+            return Ok(());
+        };
+        let delta = (sign * points * weight, sign * weight, sign);
+        let row = || {
+            subject_sums::table
+                .filter(subject_sums::student_id.eq(student))
+                .filter(subject_sums::subject_id.eq(self.subject))
+                .filter(subject_sums::term_id.eq(term))
+        };
+        let update = |conn: &mut DbConnection| {
+            diesel::update(row())
+                .set((
+                    subject_sums::weighted.eq(subject_sums::weighted + delta.0),
+                    subject_sums::weights.eq(subject_sums::weights + delta.1),
+                    subject_sums::grade_count.eq(subject_sums::grade_count + delta.2),
+                ))
+                .execute(conn)
+        };
+        if update(conn)? > 0 {
+            return Ok(());
+        }
+        if sign < 0 {
+            return Err(PersistenceError::Conflict(format!(
+                "no running sums for student {student}, subject {}, term {term}",
+                self.subject
+            )));
+        }
+        // The first grade of the student in the subject and term. A concurrent transaction
+        // may insert the row first: the insert runs in a savepoint, and then the update wins.
+        let inserted = conn.transaction(|conn| {
+            diesel::insert_into(subject_sums::table)
+                .values((
+                    subject_sums::school_id.eq(self.school),
+                    subject_sums::student_id.eq(student),
+                    subject_sums::subject_id.eq(self.subject),
+                    subject_sums::term_id.eq(term),
+                    subject_sums::weighted.eq(delta.0),
+                    subject_sums::weights.eq(delta.1),
+                    subject_sums::grade_count.eq(delta.2),
+                ))
+                .execute(conn)
+                .map_err(PersistenceError::from)
+        });
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(PersistenceError::Conflict(_)) => update(conn).map(|_| ()).map_err(Into::into),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Adds or takes out a stored grade's contribution.
+    pub(crate) fn apply_grade(
+        &self,
+        conn: &mut DbConnection,
+        sign: i64,
+        grade: &Grade,
+    ) -> Result<()> {
+        self.apply(
+            conn,
+            sign,
+            grade.student_id,
+            grade.work_type_id,
+            grade.scale_id,
+            &grade.value,
+        )
+    }
+}
+
+/// A stored row of sums.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct SumsRow {
+    pub student_id: i64,
+    pub subject_id: i64,
+    pub term_id: i64,
+    pub weighted: i64,
+    pub weights: i64,
+    pub grade_count: i64,
+}
+
+impl SumsRow {
+    /// The domain's sums.
+    ///
+    /// # Errors
+    /// When the stored sums are inconsistent.
+    pub fn sums(&self) -> Result<Sums> {
+        Sums::from_stored(self.weighted, self.weights, self.grade_count)
+            .map_err(|e| PersistenceError::Conflict(e.to_string()))
+    }
+}
+
+fn select_rows() -> (
+    subject_sums::student_id,
+    subject_sums::subject_id,
+    subject_sums::term_id,
+    subject_sums::weighted,
+    subject_sums::weights,
+    subject_sums::grade_count,
+) {
+    (
+        subject_sums::student_id,
+        subject_sums::subject_id,
+        subject_sums::term_id,
+        subject_sums::weighted,
+        subject_sums::weights,
+        subject_sums::grade_count,
+    )
+}
+
+/// A student's sums in a term, one row per subject with grades.
+///
+/// # Errors
+/// On a database failure.
+pub fn student_sums(
+    conn: &mut DbConnection,
+    student: StudentId,
+    term: i64,
+) -> Result<Vec<SumsRow>> {
+    subject_sums::table
+        .filter(subject_sums::student_id.eq(student.get()))
+        .filter(subject_sums::term_id.eq(term))
+        .order(subject_sums::subject_id)
+        .select(select_rows())
+        .load(conn)
+        .map_err(Into::into)
+}
+
+/// Every row of sums of a school's term.
+///
+/// # Errors
+/// On a database failure.
+pub fn school_sums(conn: &mut DbConnection, school: SchoolId, term: i64) -> Result<Vec<SumsRow>> {
+    subject_sums::table
+        .filter(subject_sums::school_id.eq(school.get()))
+        .filter(subject_sums::term_id.eq(term))
+        .order((subject_sums::student_id, subject_sums::subject_id))
+        .select(select_rows())
+        .load(conn)
+        .map_err(Into::into)
+}
+
+/// The stored sums of a school, keyed by (student, subject, term); rows with no grade left are
+/// left out.
+///
+/// # Errors
+/// On a database failure.
+pub fn stored(conn: &mut DbConnection, school: SchoolId) -> Result<BTreeMap<SumsKey, Sums>> {
+    let rows: Vec<SumsRow> = subject_sums::table
+        .filter(subject_sums::school_id.eq(school.get()))
+        .select(select_rows())
+        .load(conn)?;
+    let mut out = BTreeMap::new();
+    for row in rows {
+        if row.grade_count != 0 || row.weighted != 0 || row.weights != 0 {
+            out.insert((row.student_id, row.subject_id, row.term_id), row.sums()?);
+        }
+    }
+    Ok(out)
+}
+
+/// The sums recomputed from every grade of the school, keyed like [`stored`].
+///
+/// # Errors
+/// On a database failure.
+pub fn recompute(conn: &mut DbConnection, school: SchoolId) -> Result<BTreeMap<SumsKey, Sums>> {
+    let terms: Vec<(i64, NaiveDate, NaiveDate)> = terms::table
+        .filter(terms::school_id.eq(school.get()))
+        .select((terms::id, terms::starts_on, terms::ends_on))
+        .load(conn)?;
+    let rows: Vec<(i64, i64, NaiveDate, String, i16)> = grades::table
+        .inner_join(lessons::table.on(lessons::id.eq(grades::lesson_id)))
+        .inner_join(work_types::table.on(work_types::id.eq(grades::work_type_id)))
+        .inner_join(grade_scales::table.on(grade_scales::id.eq(grades::scale_id)))
+        .filter(grades::school_id.eq(school.get()))
+        .filter(grades::deleted_at.is_null())
+        .filter(grade_scales::kind.eq("points"))
+        .select((
+            grades::student_id,
+            lessons::subject_id,
+            lessons::lesson_date,
+            grades::value,
+            work_types::weight,
+        ))
+        .load(conn)?;
+    let mut out: BTreeMap<SumsKey, Sums> = BTreeMap::new();
+    for (student, subject, date, value, weight) in rows {
+        let Some((term, _, _)) = terms.iter().find(|(_, a, b)| *a <= date && date <= *b) else {
+            continue;
+        };
+        let (Ok(points), Ok(weight)) =
+            (value.parse::<u8>(), domain::Weight::new(i64::from(weight)))
+        else {
+            continue;
+        };
+        out.entry((student, subject, *term))
+            .or_default()
+            .add(points, weight);
+    }
+    Ok(out)
+}
+
+/// A key whose stored sums (first) differ from the recomputed ones (second).
+pub type Mismatch = (SumsKey, Option<Sums>, Option<Sums>);
+
+/// The keys whose stored sums differ from a full recomputation: empty when consistent.
+///
+/// # Errors
+/// On a database failure.
+pub fn inconsistencies(conn: &mut DbConnection, school: SchoolId) -> Result<Vec<Mismatch>> {
+    let stored = stored(conn, school)?;
+    let recomputed = recompute(conn, school)?;
+    let keys: std::collections::BTreeSet<&SumsKey> =
+        stored.keys().chain(recomputed.keys()).collect();
+    Ok(keys
+        .into_iter()
+        .filter(|k| stored.get(*k) != recomputed.get(*k))
+        .map(|k| (*k, stored.get(k).copied(), recomputed.get(k).copied()))
+        .collect())
+}

@@ -1,0 +1,522 @@
+//! Averages and ranks through HTTP: the running sums equal a full recomputation after any
+//! sequence of grade changes (on both databases); a parent sees their child's averages,
+//! suggested grades, position and the distribution, and nothing of other children; teachers
+//! see the class's full table.
+
+use std::collections::BTreeSet;
+
+use actix_web::http::Method;
+use actix_web::test::TestRequest;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+
+use crate::support::app::Reply;
+use crate::support::{Backend, on_both_backends};
+use crate::timetable::{School, num, school_of};
+
+on_both_backends!(
+    running_sums_equal_a_full_recomputation_after_any_sequence_of_changes,
+    a_parent_sees_averages_and_rank_and_nothing_of_other_children,
+);
+
+impl School {
+    fn term3(&self) -> i64 {
+        use diesel::prelude::*;
+        use persistence::schema::terms;
+        let mut conn = self.app.pool().get().unwrap_or_else(|e| panic!("{e}"));
+        terms::table
+            .filter(terms::school_id.eq(self.school))
+            .filter(terms::ordinal.eq(3))
+            .select(terms::id)
+            .first(&mut conn)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn subject_named(&self, name: &str) -> i64 {
+        use diesel::prelude::*;
+        use persistence::schema::subjects;
+        let mut conn = self.app.pool().get().unwrap_or_else(|e| panic!("{e}"));
+        subjects::table
+            .filter(subjects::school_id.eq(self.school))
+            .filter(subjects::name.eq(name))
+            .select(subjects::id)
+            .first(&mut conn)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A lesson added by the administration (any subject), taught by demo-teacher.
+    async fn admin_lesson(&self, subject: i64, date: &str) -> Value {
+        let reply = self
+            .app
+            .post_as(
+                &self.admin,
+                &format!("/api/v1/classes/{}/lessons", self.class),
+                &json!({"date": date, "number": 6, "subject_id": subject, "teacher_id": self.teacher_id}),
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            201,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        reply.json()
+    }
+
+    async fn admin_grades(&self, lesson: &Value, key: &str, grades: Value) -> Reply {
+        self.app
+            .call(
+                TestRequest::post()
+                    .uri(&format!("/api/v1/lessons/{}/grades", num(&lesson["id"])))
+                    .insert_header(("Authorization", format!("Bearer {}", self.admin)))
+                    .insert_header(("Idempotency-Key", key))
+                    .set_json(json!({ "grades": grades })),
+            )
+            .await
+    }
+
+    fn inconsistencies(&self) -> usize {
+        let mut conn = self.app.pool().get().unwrap_or_else(|e| panic!("{e}"));
+        let found =
+            persistence::averages::inconsistencies(&mut conn, domain::SchoolId(self.school))
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            found.is_empty(),
+            "running sums differ from a recomputation: {found:?}"
+        );
+        persistence::averages::stored(&mut conn, domain::SchoolId(self.school))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .len()
+    }
+}
+
+fn work_types(lesson: &Value) -> Vec<i64> {
+    lesson["work_types"]
+        .as_array()
+        .map(|w| w.iter().map(|t| num(&t["id"])).collect())
+        .unwrap_or_default()
+}
+
+fn scale(lesson: &Value, kind: &str) -> i64 {
+    lesson["scales"]
+        .as_array()
+        .and_then(|s| s.iter().find(|t| t["kind"] == kind))
+        .map(|t| num(&t["id"]))
+        .unwrap_or_else(|| panic!("no {kind} scale"))
+}
+
+async fn running_sums_equal_a_full_recomputation_after_any_sequence_of_changes(backend: Backend) {
+    let s = school_of(backend, "Б").await;
+    let students: Vec<i64> = s
+        .app
+        .get_as(&s.teacher, &format!("/api/v1/classes/{}/students", s.class))
+        .await
+        .json()["items"]
+        .as_array()
+        .map(|i| i.iter().take(5).map(|s| num(&s["id"])).collect())
+        .unwrap_or_default();
+    // Lessons in the first, second and third terms.
+    let mut lessons = Vec::new();
+    for date in ["2026-10-05", "2026-11-23", "2026-11-24", "2027-01-20"] {
+        lessons.push(s.admin_lesson(s.subject, date).await);
+    }
+    let types = work_types(&lessons[0]);
+    let pass_fail = scale(&lessons[0], "pass_fail");
+    let mut rng = StdRng::seed_from_u64(20_261_123);
+    let mut live: Vec<i64> = Vec::new();
+    let mut n = 0;
+    for step in 0..70 {
+        n += 1;
+        let choice = rng.gen_range(0..10);
+        if live.is_empty() || choice < 5 {
+            // Grade a few students, some pass/fail.
+            let lesson = &lessons[rng.gen_range(0..lessons.len())];
+            let mut grades = Vec::new();
+            for k in 0..rng.gen_range(1..4) {
+                let student = students[rng.gen_range(0..students.len())];
+                let work_type = types[rng.gen_range(0..types.len())];
+                let grade = if rng.gen_bool(0.2) {
+                    json!({"client_id": format!("c{n}-{k}"), "student_id": student, "work_type_id": work_type,
+                           "scale_id": pass_fail, "value": if rng.gen_bool(0.5) { "pass" } else { "fail" }})
+                } else {
+                    json!({"client_id": format!("c{n}-{k}"), "student_id": student, "work_type_id": work_type,
+                           "value": rng.gen_range(1..=5)})
+                };
+                grades.push(grade);
+            }
+            let reply = s
+                .admin_grades(lesson, &format!("k{n}"), json!(grades))
+                .await;
+            assert_eq!(
+                reply.status,
+                201,
+                "step {step}: {}",
+                String::from_utf8_lossy(&reply.body)
+            );
+            // A retry changes nothing.
+            let retry = s
+                .admin_grades(lesson, &format!("k{n}"), json!(grades))
+                .await;
+            assert_eq!(retry.header("Idempotent-Replayed"), Some("true"));
+            for g in retry.json()["grades"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+            {
+                live.push(num(&g["id"]));
+            }
+        } else if choice < 7 {
+            // Change a grade's value or work type.
+            let id = live[rng.gen_range(0..live.len())];
+            let grade = s
+                .app
+                .get_as(&s.admin, &format!("/api/v1/grades/{id}"))
+                .await
+                .json();
+            let body = if grade["value"].is_string() || rng.gen_bool(0.5) {
+                json!({"work_type_id": types[rng.gen_range(0..types.len())]})
+            } else {
+                json!({"value": rng.gen_range(1..=5)})
+            };
+            let reply = s
+                .app
+                .call(
+                    TestRequest::patch()
+                        .uri(&format!("/api/v1/grades/{id}"))
+                        .insert_header(("Authorization", format!("Bearer {}", s.admin)))
+                        .insert_header(("If-Match", grade["etag"].as_str().unwrap_or_default()))
+                        .set_json(body),
+                )
+                .await;
+            assert_eq!(
+                reply.status,
+                200,
+                "step {step}: {}",
+                String::from_utf8_lossy(&reply.body)
+            );
+        } else if choice < 9 {
+            // Delete a grade.
+            let index = rng.gen_range(0..live.len());
+            let id = live.swap_remove(index);
+            let grade = s
+                .app
+                .get_as(&s.admin, &format!("/api/v1/grades/{id}"))
+                .await
+                .json();
+            let reply = s
+                .app
+                .call(
+                    TestRequest::delete()
+                        .uri(&format!("/api/v1/grades/{id}"))
+                        .insert_header(("Authorization", format!("Bearer {}", s.admin)))
+                        .insert_header(("If-Match", grade["etag"].as_str().unwrap_or_default())),
+                )
+                .await;
+            assert!(
+                reply.status.is_success(),
+                "step {step}: {}",
+                String::from_utf8_lossy(&reply.body)
+            );
+        } else {
+            // Move a lesson into another term, or between terms (the autumn break).
+            let lesson = &lessons[rng.gen_range(0..lessons.len())];
+            let date =
+                ["2026-10-06", "2026-11-25", "2026-10-30", "2027-01-21"][rng.gen_range(0..4)];
+            let reply = s
+                .app
+                .send_as(
+                    &s.admin,
+                    Method::PATCH,
+                    &format!("/api/v1/lessons/{}", num(&lesson["id"])),
+                    Some(&json!({"date": date})),
+                )
+                .await;
+            assert_eq!(
+                reply.status,
+                200,
+                "step {step}: {}",
+                String::from_utf8_lossy(&reply.body)
+            );
+        }
+        if step % 10 == 9 {
+            s.inconsistencies();
+        }
+    }
+    let rows = s.inconsistencies();
+    assert!(rows >= 3, "the sequence left only {rows} rows of sums");
+}
+
+async fn a_parent_sees_averages_and_rank_and_nothing_of_other_children(backend: Backend) {
+    let s = school_of(backend, "А").await;
+    let term = s.term3();
+    let (parent, _) = s.app.tokens("demo-parent").await;
+    let children: BTreeSet<i64> = s.app.get_as(&parent, "/api/v1/me").await.json()["children"]
+        .as_array()
+        .map(|c| c.iter().map(|c| num(&c["id"])).collect())
+        .unwrap_or_default();
+    let roster = s
+        .app
+        .get_as(&s.teacher, &format!("/api/v1/classes/{}/students", s.class))
+        .await
+        .json()["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let child = roster
+        .iter()
+        .map(|r| num(&r["id"]))
+        .find(|id| children.contains(id))
+        .unwrap_or_else(|| panic!("no child in 5А"));
+    let others: Vec<&Value> = roster.iter().filter(|r| num(&r["id"]) != child).collect();
+    let (first, third, few) = (
+        num(&others[0]["id"]),
+        num(&others[1]["id"]),
+        num(&others[2]["id"]),
+    );
+
+    let maths = s.subject_named("Математика");
+    let literature = s.subject_named("Литература");
+    let m = s.admin_lesson(maths, "2027-01-20").await;
+    let l = s.admin_lesson(literature, "2027-01-20").await;
+    let weight = |w: i64| {
+        m["work_types"]
+            .as_array()
+            .and_then(|t| t.iter().find(|t| t["weight"] == w))
+            .map(|t| num(&t["id"]))
+            .unwrap_or_else(|| panic!("no weight {w}"))
+    };
+    let (w1, w2, w3) = (weight(1), weight(2), weight(3));
+    let g = |id: &str, student: i64, work_type: i64, value: i64| json!({"client_id": id, "student_id": student, "work_type_id": work_type, "value": value});
+    let maths_grades = json!([
+        g("a1", child, w1, 5),
+        g("a2", child, w2, 4),
+        g("a3", child, w3, 3),
+        g("b1", first, w1, 5),
+        g("b2", first, w1, 5),
+        g("b3", first, w1, 5),
+        g("c1", third, w1, 4),
+        g("c2", third, w1, 4),
+        g("c3", third, w1, 4),
+        g("d1", few, w1, 5),
+    ]);
+    let literature_grades = json!([
+        g("a1", child, w1, 5),
+        g("a2", child, w1, 5),
+        g("a3", child, w1, 5),
+        g("b1", first, w1, 5),
+        g("b2", first, w1, 5),
+        g("b3", first, w1, 5),
+        g("c1", third, w1, 4),
+        g("c2", third, w1, 4),
+        g("c3", third, w1, 4),
+    ]);
+    assert_eq!(s.admin_grades(&m, "m", maths_grades).await.status, 201);
+    assert_eq!(s.admin_grades(&l, "l", literature_grades).await.status, 201);
+
+    let averages = s
+        .app
+        .get_as(
+            &parent,
+            &format!("/api/v1/students/{child}/averages?term_id={term}"),
+        )
+        .await;
+    assert_eq!(
+        averages.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&averages.body)
+    );
+    let averages = averages.json();
+    let subject = |id: i64| {
+        averages["subjects"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["subject_id"] == id))
+            .cloned()
+            .unwrap_or_else(|| panic!("no subject {id}: {averages}"))
+    };
+    // (5·1 + 4·2 + 3·3) / 6 = 22/6 = 3.666…
+    assert_eq!(subject(maths)["average"], "3.67");
+    assert_eq!(subject(maths)["grades"], 3);
+    assert_eq!(subject(maths)["weights"], 6);
+    assert_eq!(subject(maths)["suggested"]["grade"], 4);
+    assert_eq!(subject(maths)["subject_name"], "Математика");
+    assert_eq!(subject(literature)["average"], "5.00");
+    assert_eq!(subject(literature)["suggested"]["grade"], 5);
+    // (22/6 + 5) / 2 = 4.333…
+    assert_eq!(averages["overall"], "4.33");
+    assert_eq!(averages["rule"], json!({"threshold": 50, "min_grades": 3}));
+
+    let forecast = |query: String| {
+        let s = &s;
+        let parent = parent.clone();
+        async move {
+            s.app
+                .get_as(
+                    &parent,
+                    &format!("/api/v1/students/{child}/forecast?term_id={term}&{query}"),
+                )
+                .await
+        }
+    };
+    // (22 + 5n) / (6 + n) is shown 4.50 first at n = 10; with an exam (weight 3) at n = 4.
+    let five = forecast(format!("subject_id={maths}&target=5"))
+        .await
+        .json();
+    assert_eq!(
+        (
+            five["outcome"].as_str(),
+            five["count"].as_i64(),
+            five["value"].as_i64()
+        ),
+        (Some("needs"), Some(10), Some(5)),
+        "{five}"
+    );
+    let exam = forecast(format!("subject_id={maths}&target=5&work_type_id={w3}"))
+        .await
+        .json();
+    assert_eq!(
+        (
+            exam["count"].as_i64(),
+            exam["value"].as_i64(),
+            exam["weight"].as_i64()
+        ),
+        (Some(4), Some(5), Some(3)),
+        "{exam}"
+    );
+    let four = forecast(format!("subject_id={maths}&target=4"))
+        .await
+        .json();
+    assert_eq!(four["outcome"], "already_reached");
+    let six = forecast(format!("subject_id={maths}&target=6")).await;
+    assert_eq!(
+        six.assert_problem(422, "validation_failed")["errors"][0]["field"],
+        "target"
+    );
+    let no_subject = forecast("target=5".to_owned()).await;
+    assert_eq!(
+        no_subject.assert_problem(422, "validation_failed")["errors"][0]["field"],
+        "subject_id"
+    );
+
+    let few_averages = s
+        .app
+        .get_as(
+            &s.teacher,
+            &format!("/api/v1/students/{few}/averages?term_id={term}"),
+        )
+        .await
+        .json();
+    assert_eq!(
+        few_averages["subjects"][0]["suggested"],
+        json!({"grade": null, "reason": "not_enough_grades"})
+    );
+
+    let rank = s
+        .app
+        .get_as(
+            &parent,
+            &format!("/api/v1/students/{child}/rank?term_id={term}"),
+        )
+        .await;
+    assert_eq!(rank.status, 200, "{}", String::from_utf8_lossy(&rank.body));
+    let text = String::from_utf8_lossy(&rank.body).to_string();
+    let rank = rank.json();
+    for standing in [&rank["class"], &rank["school"]] {
+        assert_eq!(standing["position"], 2, "{rank}");
+        assert_eq!(
+            standing["out_of"], 3,
+            "the one with a single grade is not ranked"
+        );
+        assert_eq!(standing["average"], "4.33");
+        let counts: Vec<(String, i64)> = standing["distribution"]
+            .as_array()
+            .map(|b| {
+                b.iter()
+                    .filter(|b| b["count"] != 0)
+                    .map(|b| {
+                        (
+                            b["from"].as_str().unwrap_or_default().to_owned(),
+                            num(&b["count"]),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(counts, vec![("4.00".to_owned(), 2), ("4.50".to_owned(), 1)]);
+    }
+    for other in &others {
+        let name = other["last_name"].as_str().unwrap_or_default();
+        assert!(
+            !text.contains(name),
+            "another child's name in the rank: {name}"
+        );
+    }
+    for standing in [&rank["class"], &rank["school"]] {
+        let keys: BTreeSet<&str> = standing
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            keys,
+            BTreeSet::from([
+                "position",
+                "out_of",
+                "average",
+                "grades_have",
+                "grades_need",
+                "distribution"
+            ]),
+            "only the child's own standing and counts"
+        );
+    }
+
+    // The full table is for teachers and the administration only.
+    let ranking = format!("/api/v1/classes/{}/ranking?term_id={term}", s.class);
+    s.app
+        .get_as(&parent, &ranking)
+        .await
+        .assert_problem(403, "forbidden");
+    let table = s.app.get_as(&s.teacher, &ranking).await.json();
+    assert_eq!(table["out_of"], 3);
+    let rows = table["rows"].as_array().cloned().unwrap_or_default();
+    let row = |i: usize| {
+        (
+            num(&rows[i]["student_id"]),
+            rows[i]["position"].clone(),
+            rows[i]["overall"].clone(),
+        )
+    };
+    assert_eq!(row(0), (first, json!(1), json!("5.00")));
+    assert_eq!(row(1), (child, json!(2), json!("4.33")));
+    assert_eq!(row(2), (third, json!(3), json!("4.00")));
+    assert!(
+        rows[3..].iter().all(|r| r["position"].is_null()),
+        "the rest are unranked"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| num(&r["student_id"]) == few && r["subjects"][maths.to_string()] == "5.00")
+    );
+    assert_eq!(rows.len(), roster.len());
+
+    // Another family's child is hidden; a term of another school is refused.
+    s.app
+        .get_as(
+            &parent,
+            &format!("/api/v1/students/{first}/rank?term_id={term}"),
+        )
+        .await
+        .assert_problem(404, "not_found");
+    let unknown = s
+        .app
+        .get_as(
+            &parent,
+            &format!("/api/v1/students/{child}/averages?term_id=987654"),
+        )
+        .await;
+    assert_eq!(
+        unknown.assert_problem(422, "validation_failed")["errors"][0]["field"],
+        "term_id"
+    );
+}
