@@ -29,6 +29,8 @@ async fn the_benchmark_runs_end_to_end_on_a_tiny_school(backend: Backend) {
     options.max_requests_per_client = 4;
     options.diary_pace = Some(Duration::from_millis(20));
     options.progress = false;
+    // The loader, the API, the persistence call and the limit all keep the running sums.
+    options.verify = true;
 
     let report = bench::run_target(&target, &options)
         .await

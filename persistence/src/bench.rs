@@ -3,8 +3,8 @@
 //! [`load_school`] builds a whole school directly in the database: its structure (municipality,
 //! school, year, terms, scales, subjects, classes, teachers, students, parents) through the
 //! ordinary persistence functions, and the volume (a term of lessons, the grades with their
-//! `created` history events, attendance marks with theirs) through multi-row `INSERT`s and
-//! `INSERT ... SELECT`, one transaction per class. Every name is made up.
+//! `created` history events, attendance marks with theirs, the running sums of averages) through
+//! multi-row `INSERT`s and `INSERT ... SELECT`, one transaction per class. Every name is made up.
 //!
 //! [`ScratchDatabase`] is a database made for one run (a SQLite file in a temporary folder, or
 //! a fresh database on a PostgreSQL server) and removed when it is dropped.
@@ -161,8 +161,10 @@ pub struct LoadedSchool {
     pub teachers: Vec<LoadedTeacher>,
     /// One per student, in student order.
     pub parents: Vec<LoadedParent>,
-    /// The school's work types, by id (weights 1, 1, 2, 3).
-    pub work_types: Vec<i64>,
+    /// The school's work types with their weights, by id (weights 1, 1, 2, 3).
+    pub work_types: Vec<(i64, i16)>,
+    /// The loaded term.
+    pub term: i64,
     /// The school's default (5-point) scale.
     pub default_scale: i64,
     pub counts: LoadedCounts,
@@ -302,12 +304,12 @@ fn load_structure(conn: &mut DbConnection, spec: &SchoolSpec) -> Result<LoadedSc
             "the term is not within one school year (Sep 1 to Aug 31)",
         ));
     }
-    schools::insert_term(conn, school, year, 1, "Четверть (бенчмарк)", term)?;
+    let term_id = schools::insert_term(conn, school, year, 1, "Четверть (бенчмарк)", term)?;
     crate::journal::ensure_grading_defaults(conn, school)?;
-    let work_types: Vec<i64> = work_types::table
+    let work_types: Vec<(i64, i16)> = work_types::table
         .filter(work_types::school_id.eq(school.get()))
         .order(work_types::id.asc())
-        .select(work_types::id)
+        .select((work_types::id, work_types::weight))
         .load(conn)?;
     let default_scale: i64 = grade_scales::table
         .filter(grade_scales::school_id.eq(school.get()))
@@ -425,6 +427,7 @@ fn load_structure(conn: &mut DbConnection, spec: &SchoolSpec) -> Result<LoadedSc
         teachers,
         parents,
         work_types,
+        term: term_id.get(),
         default_scale,
         counts: LoadedCounts::default(),
     })
@@ -564,8 +567,7 @@ fn load_class(
                     8 => school.work_types.get(2),
                     _ => school.work_types.get(3),
                 }
-                .copied()
-                .unwrap_or_default();
+                .map_or(0, |w| w.0);
                 let at = lesson_start(day, number)? + Duration::minutes(40);
                 rows.push((
                     grades::school_id.eq(school_id),
@@ -609,6 +611,23 @@ fn load_class(
         .execute(conn)?,
     );
 
+    // The running sums of averages, as the journal keeps them with every grade: the loaded
+    // grades are all on the 5-point scale, in the one term.
+    let (term_from, term_to) = spec.term;
+    diesel::sql_query(format!(
+        "INSERT INTO subject_sums (school_id, student_id, subject_id, term_id, weighted, \
+         weights, grade_count) \
+         SELECT g.school_id, g.student_id, l.subject_id, {term}, \
+         SUM(CAST(g.value AS BIGINT) * w.weight), SUM(w.weight), COUNT(*) \
+         FROM grades g JOIN lessons l ON l.id = g.lesson_id \
+         JOIN work_types w ON w.id = g.work_type_id \
+         JOIN grade_scales s ON s.id = g.scale_id \
+         WHERE g.id > {grades_before} AND g.deleted_at IS NULL AND s.kind = 'points' \
+         AND l.lesson_date >= '{term_from}' AND l.lesson_date <= '{term_to}' \
+         GROUP BY g.school_id, g.student_id, l.subject_id",
+        term = school.term
+    ))
+    .execute(conn)?;
     lap(2);
     if spec.absence_one_in > 0 {
         let marks_before = max_id(conn, "attendance_marks")?;
@@ -691,42 +710,56 @@ diesel::define_sql_function! {
     ) -> diesel::sql_types::Nullable<diesel::sql_types::Timestamp>;
 }
 
-/// One grade of a [`write_graded_lesson`].
+/// One grade of a [`write_graded_lesson`], on a points scale.
 #[derive(Debug, Clone)]
 pub struct DirectGrade {
     pub student: i64,
     pub work_type: i64,
+    /// The work type's weight.
+    pub weight: i64,
     pub scale: i64,
-    pub value: String,
+    /// Points.
+    pub value: i64,
     pub client_id: String,
+}
+
+/// A lesson graded straight on the database: what [`write_graded_lesson`] writes.
+#[derive(Debug, Clone)]
+pub struct DirectGrading<'a> {
+    pub school: SchoolId,
+    pub lesson: i64,
+    pub subject: SubjectId,
+    /// The term the lesson falls in.
+    pub term: i64,
+    pub teacher: domain::UserId,
+    pub key: &'a str,
+    pub request_hash: &'a str,
+    pub grades: &'a [DirectGrade],
+    pub at: NaiveDateTime,
 }
 
 /// The rows the API writes when a teacher grades a lesson, written straight: in one
 /// transaction, the lesson's lock and first-entry mark (one `UPDATE`), the grades (one
-/// multi-row `INSERT ... RETURNING`), their `created` events (one multi-row `INSERT`), and the
-/// idempotency record with an answer of the same size as the API's.
+/// multi-row `INSERT ... RETURNING`), their `created` events (one multi-row `INSERT`), the
+/// running sums of the students' averages (one multi-row upsert) and the idempotency record
+/// with an answer of the same size as the API's.
 ///
 /// # Errors
 /// On a database failure; nothing is written then.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the columns of one graded lesson, passed as they are"
-)]
-pub fn write_graded_lesson(
-    conn: &mut DbConnection,
-    school: SchoolId,
-    lesson: i64,
-    teacher: domain::UserId,
-    key: &str,
-    request_hash: &str,
-    new: &[DirectGrade],
-    at: NaiveDateTime,
-) -> Result<()> {
+pub fn write_graded_lesson(conn: &mut DbConnection, graded: &DirectGrading<'_>) -> Result<()> {
+    let DirectGrading {
+        school,
+        lesson,
+        at,
+        teacher,
+        ..
+    } = *graded;
     conn.transaction(|conn| {
         diesel::update(lessons::table.filter(lessons::id.eq(lesson)))
             .set(lessons::first_entry_at.eq(coalesce(lessons::first_entry_at, Some(at))))
             .execute(conn)?;
-        let rows: Vec<_> = new
+        let rows: Vec<_> = graded
+            .grades
             .iter()
             .map(|g| {
                 (
@@ -735,7 +768,7 @@ pub fn write_graded_lesson(
                     grades::student_id.eq(g.student),
                     grades::work_type_id.eq(g.work_type),
                     grades::scale_id.eq(g.scale),
-                    grades::value.eq(&g.value),
+                    grades::value.eq(g.value.to_string()),
                     grades::client_id.eq(&g.client_id),
                     grades::created_by.eq(Some(teacher.get())),
                     grades::created_at.eq(at),
@@ -752,14 +785,14 @@ pub fn write_graded_lesson(
         )?;
         let events: Vec<_> = ids
             .iter()
-            .zip(new)
+            .zip(graded.grades)
             .map(|(&id, g)| {
                 (
                     grade_events::school_id.eq(school.get()),
                     grade_events::grade_id.eq(id),
                     grade_events::version.eq(1),
                     grade_events::action.eq("created"),
-                    grade_events::new_value.eq(Some(&g.value)),
+                    grade_events::new_value.eq(Some(g.value.to_string())),
                     grade_events::actor_user_id.eq(Some(teacher.get())),
                     grade_events::occurred_at.eq(at),
                 )
@@ -770,13 +803,14 @@ pub fn write_graded_lesson(
             execute,
             diesel::insert_into(grade_events::table).values(&events)
         )?;
-        let body = answer_like_the_api(lesson, &ids, new, at);
+        add_to_sums(conn, graded)?;
+        let body = answer_like_the_api(lesson, &ids, graded.grades, at);
         diesel::insert_into(idempotency_records::table)
             .values((
                 idempotency_records::school_id.eq(school.get()),
                 idempotency_records::caller.eq(format!("user:{}", teacher.get())),
-                idempotency_records::idempotency_key.eq(key),
-                idempotency_records::request_hash.eq(request_hash),
+                idempotency_records::idempotency_key.eq(graded.key),
+                idempotency_records::request_hash.eq(graded.request_hash),
                 idempotency_records::status.eq(201_i16),
                 idempotency_records::response_body.eq(&body),
                 idempotency_records::created_at.eq(at),
@@ -784,6 +818,44 @@ pub fn write_graded_lesson(
             .execute(conn)?;
         Ok(())
     })
+}
+
+/// Adds the grades to their students' running sums with one multi-row upsert (numbers only,
+/// so the statement is written out).
+fn add_to_sums(conn: &mut DbConnection, graded: &DirectGrading<'_>) -> Result<()> {
+    use std::collections::BTreeMap;
+    let mut per_student: BTreeMap<i64, (i64, i64, i64)> = BTreeMap::new();
+    for g in graded.grades {
+        let sums = per_student.entry(g.student).or_default();
+        sums.0 += g.value * g.weight;
+        sums.1 += g.weight;
+        sums.2 += 1;
+    }
+    if per_student.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = per_student
+        .iter()
+        .map(|(student, (weighted, weights, count))| {
+            format!(
+                "({}, {student}, {}, {}, {weighted}, {weights}, {count})",
+                graded.school.get(),
+                graded.subject.get(),
+                graded.term
+            )
+        })
+        .collect();
+    diesel::sql_query(format!(
+        "INSERT INTO subject_sums (school_id, student_id, subject_id, term_id, weighted, \
+         weights, grade_count) VALUES {} \
+         ON CONFLICT (student_id, subject_id, term_id) DO UPDATE SET \
+         weighted = subject_sums.weighted + excluded.weighted, \
+         weights = subject_sums.weights + excluded.weights, \
+         grade_count = subject_sums.grade_count + excluded.grade_count",
+        values.join(", ")
+    ))
+    .execute(conn)?;
+    Ok(())
 }
 
 /// A JSON answer with the fields the API's grading answer has, so the stored record is as big.

@@ -19,7 +19,9 @@ use actix_web::HttpServer;
 use actix_web::dev::ServerHandle;
 use chrono::{NaiveDate, Utc};
 use domain::UserId;
-use persistence::bench::{DirectGrade, LoadedCounts, LoadedSchool, SchoolSpec, ScratchDatabase};
+use persistence::bench::{
+    DirectGrade, DirectGrading, LoadedCounts, LoadedSchool, SchoolSpec, ScratchDatabase,
+};
 use persistence::journal::{self, Actor, Idempotency, NewGrade, StoredAnswer};
 use persistence::{Backend, PersistenceError, Pool};
 
@@ -92,6 +94,9 @@ pub struct Options {
     pub diary_pace: Option<Duration>,
     /// Progress lines on standard error.
     pub progress: bool,
+    /// Afterwards, check that the running sums of averages match the grades (all of them: slow
+    /// on a big school), so every way of writing grades is known to write the same rows.
+    pub verify: bool,
 }
 
 /// The loaded term (the second quarter of 2026/2027).
@@ -127,6 +132,7 @@ impl Options {
             diary_week: (date(DIARY_WEEK.0)?, date(DIARY_WEEK.1)?),
             diary_pace: Some(Duration::from_millis(250)),
             progress: true,
+            verify: false,
         })
     }
 
@@ -232,6 +238,9 @@ pub async fn run_target(target: &Target, options: &Options) -> Result<DatabaseRe
     let outcome = measure_journal(&bench, options).await;
     bench.stop().await;
     let rows = outcome?;
+    if options.verify {
+        bench.verify_sums(options)?;
+    }
     let verdicts = verdicts(&rows);
     Ok(DatabaseReport {
         backend: bench.backend(),
@@ -412,6 +421,27 @@ impl BenchSchool {
         &self.state.pool
     }
 
+    /// Checks that the running sums of averages match a recomputation from all the grades.
+    ///
+    /// # Errors
+    /// Naming the first mismatch, or on a database failure.
+    pub fn verify_sums(&self, options: &Options) -> Result<(), BenchError> {
+        let mut conn = self.pool().get().map_err(PersistenceError::from)?;
+        let mismatches = persistence::averages::inconsistencies(&mut conn, self.school.school)?;
+        if let Some(first) = mismatches.first() {
+            return Err(setup(format!(
+                "{} running sums differ from the grades; the first (student, subject, term) \
+                 {:?}: stored {:?}, recomputed {:?}",
+                mismatches.len(),
+                first.0,
+                first.1,
+                first.2
+            )));
+        }
+        options.say("the running sums of averages match the grades");
+        Ok(())
+    }
+
     /// Stops the server (its running requests finish first).
     pub async fn stop(&self) {
         self.server.stop(true).await;
@@ -517,6 +547,7 @@ struct GradingLesson {
 #[derive(Debug, Clone)]
 struct Grader {
     user: UserId,
+    subject: domain::SubjectId,
     token: String,
     lessons: Vec<GradingLesson>,
 }
@@ -542,6 +573,7 @@ fn graders(bench: &BenchSchool) -> Vec<Grader> {
         .zip(&bench.teacher_tokens)
         .map(|(teacher, token)| Grader {
             user: teacher.user,
+            subject: teacher.subject,
             token: token.clone(),
             lessons: teacher
                 .grading_lessons
@@ -602,9 +634,10 @@ fn direct_writes<'a>(
     bench: &'a BenchSchool,
     graders: &'a [Grader],
     tag: &'static str,
-    work_type: i64,
+    (work_type, weight): (i64, i16),
 ) -> Vec<Work<'a>> {
     let school = bench.school.school;
+    let term = bench.school.term;
     let scale = bench.school.default_scale;
     graders
         .iter()
@@ -618,21 +651,26 @@ fn direct_writes<'a>(
                     .map(|(student, client_id, value)| DirectGrade {
                         student,
                         work_type,
+                        weight: i64::from(weight),
                         scale,
-                        value: value.to_string(),
+                        value,
                         client_id,
                     })
                     .collect();
                 let mut conn = pool.get().map_err(|e| e.to_string())?;
                 persistence::bench::write_graded_lesson(
                     &mut conn,
-                    school,
-                    lesson.id,
-                    grader.user,
-                    &format!("{tag}-{t}-{n}"),
-                    &format!("{:064x}", u128::from(n) << 64 | t as u128),
-                    &grades,
-                    Utc::now().naive_utc(),
+                    &DirectGrading {
+                        school,
+                        lesson: lesson.id,
+                        subject: grader.subject,
+                        term,
+                        teacher: grader.user,
+                        key: &format!("{tag}-{t}-{n}"),
+                        request_hash: &format!("{:064x}", u128::from(n) << 64 | t as u128),
+                        grades: &grades,
+                        at: Utc::now().naive_utc(),
+                    },
                 )
                 .map_err(|e| e.to_string())
             })
@@ -712,7 +750,7 @@ pub async fn grade_a_class(bench: &BenchSchool, options: &Options) -> Result<Vec
     let database = bench.backend().to_string();
     let graders = graders(bench);
     let teachers = graders.len();
-    let work_type = bench
+    let (work_type, weight) = bench
         .school
         .work_types
         .first()
@@ -751,11 +789,11 @@ pub async fn grade_a_class(bench: &BenchSchool, options: &Options) -> Result<Vec
 
     options.say(&format!("grade a class: direct writes, {teachers} threads"));
     let _ = load::threads(
-        direct_writes(bench, &graders, "warm-direct", work_type),
+        direct_writes(bench, &graders, "warm-direct", (work_type, weight)),
         options.budget(options.warmup),
     );
     let limit = load::threads(
-        direct_writes(bench, &graders, "direct", work_type),
+        direct_writes(bench, &graders, "direct", (work_type, weight)),
         options.budget(options.measure),
     );
 

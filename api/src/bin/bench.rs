@@ -63,6 +63,9 @@ struct Args {
     /// Server worker threads (default: the server's default, one per core).
     #[arg(long)]
     workers: Option<usize>,
+    /// Afterwards, check that the running sums of averages match all the grades.
+    #[arg(long)]
+    verify: bool,
     /// No progress lines on standard error.
     #[arg(long)]
     quiet: bool,
@@ -103,6 +106,7 @@ fn options(args: Args) -> Result<Options, String> {
     options.pool_size = args.pool_size;
     options.workers = args.workers;
     options.progress = !args.quiet;
+    options.verify = args.verify;
     Ok(options)
 }
 
