@@ -268,7 +268,7 @@ pub fn load_school(
         }
     }
     progress(&format!(
-        "time in lessons {:.1} s, grades {:.1} s, grade events {:.1} s, attendance {:.1} s",
+        "time in lessons {:.1} s, grades {:.1} s, their events and sums {:.1} s, attendance {:.1} s",
         stages[0].as_secs_f64(),
         stages[1].as_secs_f64(),
         stages[2].as_secs_f64(),
