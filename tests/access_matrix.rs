@@ -250,6 +250,8 @@ struct World {
     last_term: i64,
     /// The other school's term.
     other_term: i64,
+    /// The term of the world's lessons (never locked by the matrix).
+    open_term: i64,
     /// A person of the school to look at.
     some_teacher: UserId,
     admin: UserId,
@@ -594,6 +596,9 @@ async fn world(app: &TestApp) -> World {
             .map(|t| t.id)
             .unwrap_or_else(|| panic!("the demo has no terms")),
         other_term,
+        open_term: ok(schools::term_on(conn, school, lesson_day))
+            .map(|t| t.id)
+            .unwrap_or_else(|| panic!("no term holds the lesson day")),
         some_teacher: teacher,
         admin,
         muni_admin,
@@ -1086,10 +1091,10 @@ fn request(
         }
         "get_final_grades" | "put_final_grades" => {
             let (class, term, subject, student) = [
-                (world.class_5a.get(), world.last_term, world.subject, world.family_student),
-                (world.class_7v.get(), world.last_term, world.subject, world.outside_student),
+                (world.class_5a.get(), world.open_term, world.subject, world.family_student),
+                (world.class_7v.get(), world.open_term, world.subject, world.outside_student),
                 (world.other_class.get(), world.other_term, world.other_subject, world.other_student),
-                (MISSING, world.last_term, world.subject, world.family_student),
+                (MISSING, world.open_term, world.subject, world.family_student),
             ][target];
             if operation == "get_final_grades" {
                 (
