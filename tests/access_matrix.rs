@@ -183,14 +183,16 @@ fn rule_of(operation: &str) -> Option<Rule> {
         | "get_journal_page"
         | "list_class_groups"
         | "get_timetable"
-        | "get_class_ranking" => Rule::ReadClass,
+        | "get_class_ranking"
+        | "get_final_grades" => Rule::ReadClass,
         "create_lesson"
         | "grade_lesson"
         | "patch_grade"
         | "delete_grade"
         | "put_attendance"
         | "patch_lesson"
-        | "put_individual_homework" => Rule::WriteLesson,
+        | "put_individual_homework"
+        | "put_final_grades" => Rule::WriteLesson,
         "list_people"
         | "create_people"
         | "get_person"
@@ -248,6 +250,8 @@ struct World {
     last_term: i64,
     /// The other school's term.
     other_term: i64,
+    /// The term of the world's lessons (never locked by the matrix).
+    open_term: i64,
     /// A person of the school to look at.
     some_teacher: UserId,
     admin: UserId,
@@ -592,6 +596,9 @@ async fn world(app: &TestApp) -> World {
             .map(|t| t.id)
             .unwrap_or_else(|| panic!("the demo has no terms")),
         other_term,
+        open_term: ok(schools::term_on(conn, school, lesson_day))
+            .map(|t| t.id)
+            .unwrap_or_else(|| panic!("no term holds the lesson day")),
         some_teacher: teacher,
         admin,
         muni_admin,
@@ -1081,6 +1088,29 @@ fn request(
                 ),
                 None,
             )
+        }
+        "get_final_grades" | "put_final_grades" => {
+            let (class, term, subject, student) = [
+                (world.class_5a.get(), world.open_term, world.subject, world.family_student),
+                (world.class_7v.get(), world.open_term, world.subject, world.outside_student),
+                (world.other_class.get(), world.other_term, world.other_subject, world.other_student),
+                (MISSING, world.open_term, world.subject, world.family_student),
+            ][target];
+            if operation == "get_final_grades" {
+                (
+                    format!(
+                        "{v1}/classes/{class}/final-grades?subject_id={}&term_id={term}",
+                        subject.get()
+                    ),
+                    None,
+                )
+            } else {
+                (
+                    format!("{v1}/classes/{class}/final-grades"),
+                    Some(json!({"subject_id": subject.get(), "term_id": term, "reason": "matrix",
+                                "grades": [{"student_id": student.get(), "grade": 3 + (n % 3)}]})),
+                )
+            }
         }
         "get_class_ranking" => {
             let (class, term) = [

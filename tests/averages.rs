@@ -18,6 +18,7 @@ use crate::timetable::{School, num, school_of};
 on_both_backends!(
     running_sums_equal_a_full_recomputation_after_any_sequence_of_changes,
     a_parent_sees_averages_and_rank_and_nothing_of_other_children,
+    term_grades_are_set_beside_suggestions_and_locked_terms_hold,
 );
 
 impl School {
@@ -518,5 +519,200 @@ async fn a_parent_sees_averages_and_rank_and_nothing_of_other_children(backend: 
     assert_eq!(
         unknown.assert_problem(422, "validation_failed")["errors"][0]["field"],
         "term_id"
+    );
+}
+
+async fn term_grades_are_set_beside_suggestions_and_locked_terms_hold(backend: Backend) {
+    let s = school_of(backend, "Б").await;
+    let roster: Vec<i64> = s
+        .app
+        .get_as(&s.teacher, &format!("/api/v1/classes/{}/students", s.class))
+        .await
+        .json()["items"]
+        .as_array()
+        .map(|i| i.iter().map(|s| num(&s["id"])).collect())
+        .unwrap_or_default();
+    let (a, b, c) = (roster[0], roster[1], roster[2]);
+    let created = s
+        .app
+        .post_as(
+            &s.teacher,
+            &format!("/api/v1/classes/{}/lessons", s.class),
+            &json!({"date": "2026-11-23", "number": 1, "subject_id": s.subject}),
+        )
+        .await
+        .json();
+    let oral = work_types(&created)[0];
+    let g = |id: &str, student: i64, value: i64| json!({"client_id": id, "student_id": student, "work_type_id": oral, "value": value});
+    let graded = s
+        .app
+        .call(
+            TestRequest::post()
+                .uri(&format!("/api/v1/lessons/{}/grades", num(&created["id"])))
+                .insert_header(("Authorization", format!("Bearer {}", s.teacher)))
+                .insert_header(("Idempotency-Key", "term-grades"))
+                .set_json(json!({"grades": [
+                    g("a1", a, 5), g("a2", a, 5), g("a3", a, 4),
+                    g("b1", b, 3), g("b2", b, 4),
+                    g("c1", c, 2), g("c2", c, 3), g("c3", c, 3)
+                ]})),
+        )
+        .await;
+    assert_eq!(
+        graded.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&graded.body)
+    );
+
+    let path = format!("/api/v1/classes/{}/final-grades", s.class);
+    let sheet_of = |reply: Reply| {
+        let body = reply.json();
+        let rows = body["rows"].as_array().cloned().unwrap_or_default();
+        move |student: i64| {
+            rows.iter()
+                .find(|r| num(&r["student_id"]) == student)
+                .cloned()
+                .unwrap_or_else(|| panic!("no row for {student}"))
+        }
+    };
+    let query = format!("{path}?subject_id={}&term_id={}", s.subject, s.term);
+    let sheet = sheet_of(s.app.get_as(&s.teacher, &query).await);
+    assert_eq!(
+        (
+            sheet(a)["average"].clone(),
+            sheet(a)["suggested"]["grade"].clone()
+        ),
+        (json!("4.67"), json!(5))
+    );
+    assert_eq!(sheet(b)["suggested"]["reason"], "not_enough_grades");
+    assert_eq!(
+        (
+            sheet(c)["average"].clone(),
+            sheet(c)["suggested"]["grade"].clone()
+        ),
+        (json!("2.67"), json!(3))
+    );
+    assert!(sheet(a)["grade"].is_null());
+
+    let set = |token: String, body: Value| {
+        let s = &s;
+        let path = path.clone();
+        async move { s.put(&token, &path, &body).await }
+    };
+    let body =
+        |grades: Value| json!({"subject_id": s.subject, "term_id": s.term, "grades": grades});
+    let bad = set(
+        s.teacher.clone(),
+        body(json!([{"student_id": a, "grade": 6}, {"student_id": 987_654, "grade": 4}, {"student_id": c, "grade": 3}])),
+    )
+    .await;
+    let problem = bad.assert_problem(422, "validation_failed");
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|e| e["field"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(fields, vec!["grades[0].grade", "grades[1].student_id"]);
+    let unchanged = sheet_of(s.app.get_as(&s.teacher, &query).await);
+    assert!(unchanged(c)["grade"].is_null(), "nothing half written");
+
+    let done = set(
+        s.teacher.clone(),
+        body(json!([{"student_id": a, "grade": 5}, {"student_id": c, "grade": 3}])),
+    )
+    .await;
+    assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
+    let sheet = sheet_of(done);
+    assert_eq!(
+        (sheet(a)["grade"].clone(), sheet(c)["grade"].clone()),
+        (json!(5), json!(3))
+    );
+
+    // The year grade is suggested once every term has its grade; it can be set all the same.
+    let year = set(
+        s.teacher.clone(),
+        json!({"subject_id": s.subject, "year": true, "grades": [{"student_id": a, "grade": 5}]}),
+    )
+    .await;
+    assert_eq!(year.status, 200, "{}", String::from_utf8_lossy(&year.body));
+    let year = year.json();
+    assert!(year["term"].is_null());
+    let row_a = year["rows"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| num(&r["student_id"]) == a))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (row_a["grade"].clone(), row_a["average"].clone()),
+        (json!(5), json!("5.00"))
+    );
+    assert_eq!(
+        row_a["suggested"]["reason"], "not_enough_grades",
+        "one term of four"
+    );
+
+    // Parents never see the class's table.
+    let (parent, _) = s.app.tokens("demo-parent").await;
+    s.app
+        .get_as(&parent, &query)
+        .await
+        .assert_problem(403, "forbidden");
+
+    // A locked term: the teacher is refused, the administration needs a reason.
+    let lock = s
+        .app
+        .send_as(
+            &s.admin,
+            Method::POST,
+            &format!("/api/v1/schools/{}/terms/{}/lock", s.school, s.term),
+            None,
+        )
+        .await;
+    assert_eq!(lock.status, 200);
+    assert_eq!(
+        s.app.get_as(&s.teacher, &query).await.json()["locked"],
+        true
+    );
+    set(
+        s.teacher.clone(),
+        body(json!([{"student_id": a, "grade": 4}])),
+    )
+    .await
+    .assert_problem(409, "conflict");
+    let no_reason = set(
+        s.admin.clone(),
+        body(json!([{"student_id": a, "grade": 4}])),
+    )
+    .await;
+    assert_eq!(
+        no_reason.assert_problem(422, "validation_failed")["errors"][0]["field"],
+        "reason"
+    );
+    let mut with_reason = body(json!([{"student_id": a, "grade": 4}]));
+    with_reason["reason"] = json!("Апелляция");
+    let changed = set(s.admin.clone(), with_reason).await;
+    assert_eq!(changed.status, 200);
+    let audit = s
+        .app
+        .get_as(
+            &s.admin,
+            &format!("/api/v1/schools/{}/audit-events?limit=200", s.school),
+        )
+        .await
+        .json();
+    let appeal = audit["items"]
+        .as_array()
+        .and_then(|i| {
+            i.iter()
+                .find(|e| e["action"] == "final_grade.set" && e["details"]["reason"] == "Апелляция")
+        })
+        .cloned()
+        .unwrap_or_else(|| panic!("not audited: {audit}"));
+    assert_eq!(
+        (
+            appeal["details"]["old"].clone(),
+            appeal["details"]["new"].clone()
+        ),
+        (json!(5), json!(4))
     );
 }

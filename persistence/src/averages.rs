@@ -304,3 +304,167 @@ pub fn inconsistencies(conn: &mut DbConnection, school: SchoolId) -> Result<Vec<
         .map(|k| (*k, stored.get(k).copied(), recomputed.get(k).copied()))
         .collect())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Term and year grades
+// ---------------------------------------------------------------------------------------------
+
+/// Which final grade: of a term, or of the academic year (`term: None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub year: i64,
+    pub term: Option<i64>,
+}
+
+/// The final grades set for these students in the subject and period: student → value.
+///
+/// # Errors
+/// On a database failure.
+pub fn final_grades(
+    conn: &mut DbConnection,
+    students: &[i64],
+    subject: i64,
+    period: Period,
+) -> Result<HashMap<i64, i16>> {
+    use crate::schema::final_grades as fg;
+    let mut query = fg::table
+        .filter(fg::student_id.eq_any(students))
+        .filter(fg::subject_id.eq(subject))
+        .filter(fg::academic_year_id.eq(period.year))
+        .into_boxed();
+    query = match period.term {
+        Some(term) => query.filter(fg::term_id.eq(term)),
+        None => query.filter(fg::term_id.is_null()),
+    };
+    Ok(query
+        .select((fg::student_id, fg::value))
+        .load::<(i64, i16)>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// Every term grade of these students in the subject and year: student → values, by term.
+///
+/// # Errors
+/// On a database failure.
+pub fn term_grades_of_year(
+    conn: &mut DbConnection,
+    students: &[i64],
+    subject: i64,
+    year: i64,
+) -> Result<HashMap<i64, Vec<u8>>> {
+    use crate::schema::final_grades as fg;
+    let rows: Vec<(i64, i16)> = fg::table
+        .filter(fg::student_id.eq_any(students))
+        .filter(fg::subject_id.eq(subject))
+        .filter(fg::academic_year_id.eq(year))
+        .filter(fg::term_id.is_not_null())
+        .order((fg::student_id, fg::term_id))
+        .select((fg::student_id, fg::value))
+        .load(conn)?;
+    let mut out: HashMap<i64, Vec<u8>> = HashMap::new();
+    for (student, value) in rows {
+        out.entry(student)
+            .or_default()
+            .extend(u8::try_from(value).ok());
+    }
+    Ok(out)
+}
+
+/// Sets (or, with `None`, clears) final grades in one transaction, auditing each change with
+/// its old and new value and the reason. Setting the same again changes nothing. Returns how
+/// many changed.
+///
+/// # Errors
+/// On a database failure; nothing is written then.
+#[expect(clippy::too_many_arguments, reason = "one transaction's whole context")]
+pub fn set_final_grades(
+    conn: &mut DbConnection,
+    school: SchoolId,
+    subject: i64,
+    period: Period,
+    grades: &[(i64, Option<i16>)],
+    reason: Option<&str>,
+    actor: crate::journal::Actor,
+    at: chrono::NaiveDateTime,
+) -> Result<usize> {
+    use crate::schema::final_grades as fg;
+    conn.transaction(|conn| {
+        let students: Vec<i64> = grades.iter().map(|g| g.0).collect();
+        let current = final_grades(conn, &students, subject, period)?;
+        let (user, client) = match actor {
+            crate::journal::Actor::Person(u) => (Some(u), None),
+            crate::journal::Actor::Integrator(c) => (None, Some(c.get())),
+        };
+        let mut changed = 0;
+        for &(student, value) in grades {
+            let old = current.get(&student).copied();
+            if old == value {
+                continue;
+            }
+            changed += 1;
+            let row = || {
+                let q = fg::table
+                    .filter(fg::student_id.eq(student))
+                    .filter(fg::subject_id.eq(subject))
+                    .filter(fg::academic_year_id.eq(period.year))
+                    .into_boxed();
+                match period.term {
+                    Some(term) => q.filter(fg::term_id.eq(term)),
+                    None => q.filter(fg::term_id.is_null()),
+                }
+            };
+            match (old, value) {
+                (Some(_), None) => {
+                    let ids: Vec<i64> = row().select(fg::id).load(conn)?;
+                    diesel::delete(fg::table.filter(fg::id.eq_any(ids))).execute(conn)?;
+                }
+                (Some(_), Some(v)) => {
+                    let ids: Vec<i64> = row().select(fg::id).load(conn)?;
+                    diesel::update(fg::table.filter(fg::id.eq_any(ids)))
+                        .set((
+                            fg::value.eq(v),
+                            fg::set_by.eq(user.map(domain::UserId::get)),
+                            fg::set_at.eq(at),
+                        ))
+                        .execute(conn)?;
+                }
+                (None, Some(v)) => {
+                    diesel::insert_into(fg::table)
+                        .values((
+                            fg::school_id.eq(school.get()),
+                            fg::student_id.eq(student),
+                            fg::subject_id.eq(subject),
+                            fg::academic_year_id.eq(period.year),
+                            fg::term_id.eq(period.term),
+                            fg::value.eq(v),
+                            fg::set_by.eq(user.map(domain::UserId::get)),
+                            fg::set_at.eq(at),
+                        ))
+                        .execute(conn)?;
+                }
+                (None, None) => {}
+            }
+            let mut details = serde_json::json!({
+                "student_id": student, "subject_id": subject, "term_id": period.term,
+                "academic_year_id": period.year, "old": old, "new": value, "reason": reason,
+            });
+            if let Some(client) = client {
+                details["integrator_id"] = serde_json::json!(client);
+            }
+            crate::audit::record(
+                conn,
+                &crate::audit::Entry {
+                    owner: crate::audit::Owner::School(school),
+                    actor: user,
+                    action: "final_grade.set",
+                    target_type: "student",
+                    target_id: student,
+                    details,
+                    at,
+                },
+            )?;
+        }
+        Ok(changed)
+    })
+}

@@ -440,6 +440,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    final_grades (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        student_id -> BigInt,
+        subject_id -> BigInt,
+        academic_year_id -> BigInt,
+        term_id -> Nullable<BigInt>,
+        value -> SmallInt,
+        set_by -> Nullable<BigInt>,
+        set_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(group_members -> class_groups (group_id));
 diesel::joinable!(timetable_slots -> subjects (subject_id));
 diesel::joinable!(individual_homework -> lessons (lesson_id));
@@ -479,4 +493,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     individual_homework,
     generated_lessons,
     subject_sums,
+    final_grades,
 );

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{get, web};
+use actix_web::{get, put, web};
 use chrono::{NaiveDate, Utc};
 use domain::access::{self, Operation, Record};
 use domain::averages::{Forecast, RoundingRule, Suggestion, Sums, forecast, suggest};
@@ -638,6 +638,423 @@ pub async fn get_student_forecast(
             value,
             weight,
         })
+    })
+    .await?;
+    Ok(web::Json(view))
+}
+
+/// Which final grades.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FinalGradesQuery {
+    /// The subject (required).
+    pub subject_id: Option<i64>,
+    /// The term of the term grades; the term holding today when neither it nor `year` is
+    /// given.
+    pub term_id: Option<i64>,
+    /// `true`: the year grades of the class's academic year instead.
+    pub year: Option<bool>,
+}
+
+/// One student's final grade beside its suggestion.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FinalGradeRow {
+    pub student_id: i64,
+    pub last_name: String,
+    pub first_name: String,
+    /// Term grades: the subject's average in the term. Year grades: the mean of the term
+    /// grades.
+    pub average: Option<String>,
+    /// What the school's rule suggests.
+    pub suggested: SuggestionView,
+    /// The grade the teacher set; absent until set.
+    pub grade: Option<i16>,
+}
+
+/// A class's term (or year) grades in a subject.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FinalGradesView {
+    pub class_id: i64,
+    pub subject_id: i64,
+    /// The term; absent for year grades.
+    pub term: Option<TermRef>,
+    pub academic_year_id: i64,
+    pub rule: RuleView,
+    /// Whether only the administration may still change them (the term, or for year grades
+    /// the year's last term, is locked).
+    pub locked: bool,
+    /// The class's students, by name.
+    pub rows: Vec<FinalGradeRow>,
+}
+
+/// One final grade to set.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FinalGradeItem {
+    pub student_id: i64,
+    /// A grade of the school's scale; `null` clears it.
+    pub grade: Option<i16>,
+}
+
+/// Final grades to set.
+#[derive(Debug, Deserialize, validator::Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FinalGradesRequest {
+    pub subject_id: i64,
+    /// The term of the term grades (leave out with `year: true`).
+    #[serde(default)]
+    pub term_id: Option<i64>,
+    /// `true`: the year grades.
+    #[serde(default)]
+    pub year: bool,
+    #[validate(length(min = 1, max = 60, message = "must hold 1 to 60 grades"))]
+    #[schema(min_items = 1, max_items = 60)]
+    pub grades: Vec<FinalGradeItem>,
+    /// Why: kept in the audit trail; required when the period is locked.
+    #[serde(default)]
+    #[validate(length(max = 500, message = "must be at most 500 characters"))]
+    #[schema(max_length = 500)]
+    pub reason: Option<String>,
+}
+
+/// What a final-grades request is about, resolved.
+struct Sheet {
+    class: ClassId,
+    school: SchoolId,
+    subject: i64,
+    year: i64,
+    term: Option<persistence::schools::Term>,
+    terms_in_year: Vec<persistence::schools::Term>,
+    on: NaiveDate,
+}
+
+impl Sheet {
+    fn resolve(
+        conn: &mut DbConnection,
+        class: ClassId,
+        school: SchoolId,
+        subject: Option<i64>,
+        term_id: Option<i64>,
+        year: bool,
+    ) -> Result<Self, ApiError> {
+        let subject =
+            subject.ok_or_else(|| ApiError::field("subject_id", "required", "name the subject"))?;
+        if !persistence::admin::subject_in_school(conn, school, domain::SubjectId(subject))? {
+            return Err(ApiError::field(
+                "subject_id",
+                "not_found",
+                "no such subject in this school",
+            ));
+        }
+        let academic_year = persistence::schools::list_classes(conn, school)?
+            .into_iter()
+            .find(|c| c.id == class.get())
+            .map(|c| c.academic_year_id)
+            .ok_or(ApiError::NotFound)?;
+        let terms_in_year: Vec<persistence::schools::Term> =
+            persistence::schools::list_terms(conn, school)?
+                .into_iter()
+                .filter(|t| t.academic_year_id == academic_year)
+                .collect();
+        let today = Utc::now().date_naive();
+        let (term, on) = if year {
+            let end = terms_in_year
+                .iter()
+                .map(|t| t.ends_on)
+                .max()
+                .unwrap_or(today);
+            (None, today.min(end))
+        } else {
+            let term = self::term(conn, school, term_id)?;
+            if term.academic_year_id != academic_year {
+                return Err(ApiError::field(
+                    "term_id",
+                    "not_found",
+                    "no such term in the class's year",
+                ));
+            }
+            let on = today.min(term.ends_on);
+            (Some(term), on)
+        };
+        Ok(Self {
+            class,
+            school,
+            subject,
+            year: academic_year,
+            term,
+            terms_in_year,
+            on,
+        })
+    }
+
+    fn period(&self) -> persistence::averages::Period {
+        persistence::averages::Period {
+            year: self.year,
+            term: self.term.as_ref().map(|t| t.id),
+        }
+    }
+
+    fn locked(&self) -> bool {
+        match &self.term {
+            Some(term) => term.locked_at.is_some(),
+            None => self
+                .terms_in_year
+                .iter()
+                .max_by_key(|t| t.ends_on)
+                .is_some_and(|t| t.locked_at.is_some()),
+        }
+    }
+
+    fn view(&self, conn: &mut DbConnection) -> Result<FinalGradesView, ApiError> {
+        let scale = school_scale(conn, self.school)?;
+        let rule = RoundingRule::STANDARD;
+        let students = persistence::people::class_students(conn, self.class, self.on)?;
+        let ids: Vec<i64> = students.iter().map(|s| s.id).collect();
+        let set = persistence::averages::final_grades(conn, &ids, self.subject, self.period())?;
+        let mut sums: BTreeMap<i64, Sums> = BTreeMap::new();
+        let mut term_grades = std::collections::HashMap::new();
+        match &self.term {
+            Some(term) => {
+                for row in school_sums(conn, self.school, term.id)? {
+                    if row.subject_id == self.subject && ids.contains(&row.student_id) {
+                        sums.insert(row.student_id, sums_of(&row)?);
+                    }
+                }
+            }
+            None => {
+                term_grades = persistence::averages::term_grades_of_year(
+                    conn,
+                    &ids,
+                    self.subject,
+                    self.year,
+                )?;
+            }
+        }
+        let terms = u32::try_from(self.terms_in_year.len()).unwrap_or(u32::MAX);
+        let rows = students
+            .into_iter()
+            .map(|s| {
+                let (average, suggested) = match &self.term {
+                    Some(_) => {
+                        let own = sums.get(&s.id).copied().unwrap_or_default();
+                        (
+                            own.average().map(|a| a.to_string()),
+                            suggest(own, scale, rule),
+                        )
+                    }
+                    None => {
+                        let grades = term_grades.get(&s.id).cloned().unwrap_or_default();
+                        let mean = grades.iter().map(|g| i64::from(*g)).sum::<i64>() * 100;
+                        let average = (!grades.is_empty()).then(|| {
+                            let n = i64::try_from(grades.len()).unwrap_or(1);
+                            domain::averages::Hundredths::new((mean + n / 2) / n).to_string()
+                        });
+                        (
+                            average,
+                            domain::averages::suggest_year(&grades, terms, scale, rule),
+                        )
+                    }
+                };
+                FinalGradeRow {
+                    student_id: s.id,
+                    grade: set.get(&s.id).copied(),
+                    last_name: s.last_name,
+                    first_name: s.first_name,
+                    average,
+                    suggested: suggested.into(),
+                }
+            })
+            .collect();
+        Ok(FinalGradesView {
+            class_id: self.class.get(),
+            subject_id: self.subject,
+            term: self.term.as_ref().map(term_ref),
+            academic_year_id: self.year,
+            rule: RuleView {
+                threshold: rule.threshold(),
+                min_grades: rule.min_grades(),
+            },
+            locked: self.locked(),
+            rows,
+        })
+    }
+}
+
+/// A class's term or year grades
+///
+/// Every student of the class with the suggested grade (from the term's average, or for the
+/// year from the term grades) beside the grade the teacher set. For the class's teachers, the
+/// administration and integrators with `grades:read`.
+#[utoipa::path(
+    tag = "averages",
+    params(("class_id" = i64, Path, description = "The class"), FinalGradesQuery),
+    responses(
+        (status = 200, description = "The grades and suggestions", body = FinalGradesView),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller's role may not read class tables", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such class visible to the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The subject or term is missing or unknown", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = ["grades:read"]))
+)]
+#[get("/classes/{class_id}/final-grades")]
+pub async fn get_final_grades(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+    query: web::Query<FinalGradesQuery>,
+) -> Result<web::Json<FinalGradesView>, ApiError> {
+    let class = ClassId(path.into_inner());
+    let query = query.into_inner();
+    let view = db(&state, move |conn| {
+        let found = readable_class(conn, &caller.principal, class, Record::Grades)?;
+        let sheet = Sheet::resolve(
+            conn,
+            class,
+            found.school.school,
+            query.subject_id,
+            query.term_id,
+            query.year.unwrap_or(false),
+        )?;
+        sheet.view(conn)
+    })
+    .await?;
+    Ok(web::Json(view))
+}
+
+/// Set term or year grades
+///
+/// Sets (or, with `null`, clears) the term grades (or, with `year: true`, the year grades) of
+/// students of the class in a subject, all or nothing; each must be a grade of the school's
+/// scale. Setting the same again changes nothing; every change is audited with the old and
+/// new grade. For the subject's teacher in the class and the administration; once the term
+/// (for year grades, the year's last term) is locked, only the administration, with a reason.
+#[utoipa::path(
+    tag = "averages",
+    params(("class_id" = i64, Path, description = "The class")),
+    request_body = FinalGradesRequest,
+    responses(
+        (status = 200, description = "The grades and suggestions as they now are", body = FinalGradesView),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller may not grade this subject in this class", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such class visible to the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The period is locked and the caller is not its administration", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A grade is off the scale, a student not of the class, or the reason missing in a locked period; each is named, as `grades[2].grade`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = ["grades:write"]))
+)]
+#[put("/classes/{class_id}/final-grades")]
+pub async fn put_final_grades(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+    body: crate::extract::ValidJson<FinalGradesRequest>,
+) -> Result<web::Json<FinalGradesView>, ApiError> {
+    use domain::access::{LessonEntry, LessonRef};
+    let class = ClassId(path.into_inner());
+    let request = body.0;
+    let view = db(&state, move |conn| {
+        let Some(found) = persistence::access::class(conn, class)? else {
+            enforce(access::when_missing(
+                &caller.principal,
+                Operation::WriteLesson(LessonEntry::Grades),
+            ))?;
+            return Err(ApiError::NotFound);
+        };
+        let lesson = LessonRef {
+            class: found,
+            subject: domain::SubjectId(request.subject_id),
+        };
+        enforce(access::write_lesson(
+            &caller.principal,
+            &lesson,
+            LessonEntry::Grades,
+        ))?;
+        let sheet = Sheet::resolve(
+            conn,
+            class,
+            found.school.school,
+            Some(request.subject_id),
+            request.term_id,
+            request.year,
+        )?;
+        let reason = request
+            .reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty());
+        if sheet.locked() {
+            if !access::change_locked(&caller.principal, &lesson).is_allowed() {
+                return Err(ApiError::Conflict(
+                    "the period is locked: only the school's administration may change it, \
+                     with a reason"
+                        .into(),
+                ));
+            }
+            if reason.is_none() {
+                return Err(ApiError::field(
+                    "reason",
+                    "required",
+                    "a change in a locked period needs a reason",
+                ));
+            }
+        }
+        let scale = school_scale(conn, sheet.school)?;
+        let ids: Vec<i64> = request.grades.iter().map(|g| g.student_id).collect();
+        let enrolled = persistence::timetable::enrolled_in_class(conn, class, &ids, sheet.on)?;
+        let mut errors = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (i, item) in request.grades.iter().enumerate() {
+            if !seen.insert(item.student_id) {
+                errors.push(crate::error::FieldError::new(
+                    format!("grades[{i}].student_id"),
+                    "duplicate",
+                    "this student is listed twice",
+                ));
+            } else if !enrolled.contains(&item.student_id) {
+                errors.push(crate::error::FieldError::new(
+                    format!("grades[{i}].student_id"),
+                    "not_found",
+                    "no such student in this class",
+                ));
+            }
+            if let Some(grade) = item.grade {
+                let fits = u8::try_from(grade).is_ok_and(
+                    |g| matches!(scale, Scale::Points { min, max } if (min..=max).contains(&g)),
+                );
+                if !fits {
+                    errors.push(crate::error::FieldError::new(
+                        format!("grades[{i}].grade"),
+                        "out_of_range",
+                        "must be a grade of the school's scale",
+                    ));
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        let grades: Vec<(i64, Option<i16>)> = request
+            .grades
+            .iter()
+            .map(|g| (g.student_id, g.grade))
+            .collect();
+        persistence::averages::set_final_grades(
+            conn,
+            sheet.school,
+            sheet.subject,
+            sheet.period(),
+            &grades,
+            reason,
+            super::journal::actor_of(&caller),
+            Utc::now().naive_utc(),
+        )?;
+        sheet.view(conn)
     })
     .await?;
     Ok(web::Json(view))

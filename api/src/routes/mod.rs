@@ -51,6 +51,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(averages::get_student_averages)
                 .service(averages::get_student_rank)
                 .service(averages::get_student_forecast)
+                .service(averages::get_final_grades)
+                .service(averages::put_final_grades)
                 .service(averages::get_class_ranking)
                 .service(diary::get_journal_page)
                 .service(timetable::list_class_groups)

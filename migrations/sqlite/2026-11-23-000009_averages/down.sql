@@ -1,1 +1,2 @@
+DROP TABLE final_grades;
 DROP TABLE subject_sums;
