@@ -465,7 +465,7 @@ macro_rules! on_backend {
 const BATCH_ROWS: usize = 2000;
 
 /// A class's term: its lessons, every student's grades in every subject (each with its
-/// `created` event), and attendance marks (each with its event).
+/// `created` event) and their running sums, and attendance marks (each with its event).
 fn load_class(
     conn: &mut DbConnection,
     spec: &SchoolSpec,
