@@ -136,6 +136,48 @@ impl LessonSums {
         }
     }
 
+    /// Adds new grades' contributions with one multi-row upsert (numbers only, so the
+    /// statement is written out).
+    pub(crate) fn add_all(&self, conn: &mut DbConnection, grades: &[Grade]) -> Result<()> {
+        let Some(term) = self.term else {
+            return Ok(());
+        };
+        let mut per_student: BTreeMap<i64, (i64, i64, i64)> = BTreeMap::new();
+        for grade in grades {
+            if let Some((points, weight)) =
+                self.counted(grade.work_type_id, grade.scale_id, &grade.value)
+            {
+                let sums = per_student.entry(grade.student_id).or_default();
+                sums.0 += points * weight;
+                sums.1 += weight;
+                sums.2 += 1;
+            }
+        }
+        if per_student.is_empty() {
+            return Ok(());
+        }
+        let values: Vec<String> = per_student
+            .iter()
+            .map(|(student, (weighted, weights, count))| {
+                format!(
+                    "({}, {student}, {}, {term}, {weighted}, {weights}, {count})",
+                    self.school, self.subject
+                )
+            })
+            .collect();
+        diesel::sql_query(format!(
+            "INSERT INTO subject_sums (school_id, student_id, subject_id, term_id, weighted, \
+             weights, grade_count) VALUES {} \
+             ON CONFLICT (student_id, subject_id, term_id) DO UPDATE SET \
+             weighted = subject_sums.weighted + excluded.weighted, \
+             weights = subject_sums.weights + excluded.weights, \
+             grade_count = subject_sums.grade_count + excluded.grade_count",
+            values.join(", ")
+        ))
+        .execute(conn)?;
+        Ok(())
+    }
+
     /// Adds or takes out a stored grade's contribution.
     pub(crate) fn apply_grade(
         &self,

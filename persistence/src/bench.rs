@@ -450,17 +450,6 @@ fn max_id(conn: &mut DbConnection, table: &str) -> Result<i64> {
     Ok(row.id)
 }
 
-/// Runs a multi-row `INSERT` on the concrete connection: diesel's `MultiConnection` has no
-/// batch inserts of its own, so the statement is built for the backend at hand.
-macro_rules! on_backend {
-    ($conn:expr, $run:ident, $query:expr) => {
-        match $conn {
-            DbConnection::Pg(c) => $query.$run(c),
-            DbConnection::Sqlite(c) => $query.$run(c),
-        }
-    };
-}
-
 /// Rows per multi-row INSERT: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
 const BATCH_ROWS: usize = 2000;
 

@@ -352,6 +352,84 @@ pub fn stored_answer(
     }))
 }
 
+/// Inserts the grades and their `created` events with one multi-row statement each, and
+/// reads them back in the order given.
+fn insert_grades(
+    conn: &mut DbConnection,
+    lesson: &Lesson,
+    actor: Actor,
+    new: &[NewGrade],
+    at: NaiveDateTime,
+) -> Result<Vec<Grade>> {
+    if new.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (user, client) = actor.columns();
+    let rows: Vec<_> = new
+        .iter()
+        .map(|grade| {
+            (
+                grades::school_id.eq(lesson.school_id),
+                grades::lesson_id.eq(lesson.id),
+                grades::student_id.eq(grade.student.get()),
+                grades::work_type_id.eq(grade.work_type),
+                grades::scale_id.eq(grade.scale),
+                grades::value.eq(&grade.value),
+                grades::comment.eq(&grade.comment),
+                grades::client_id.eq(&grade.client_id),
+                grades::created_by.eq(user),
+                grades::created_at.eq(at),
+                grades::updated_at.eq(at),
+            )
+        })
+        .collect();
+    on_backend!(
+        conn,
+        execute,
+        diesel::insert_into(grades::table).values(&rows)
+    )?;
+    let client_ids: Vec<&str> = new.iter().map(|g| g.client_id.as_str()).collect();
+    let mut stored: std::collections::HashMap<String, Grade> = grades::table
+        .filter(grades::lesson_id.eq(lesson.id))
+        .filter(grades::client_id.eq_any(&client_ids))
+        .select(Grade::as_select())
+        .load::<Grade>(conn)?
+        .into_iter()
+        .map(|g| (g.client_id.clone(), g))
+        .collect();
+    let written: Vec<Grade> = new
+        .iter()
+        .filter_map(|g| stored.remove(&g.client_id))
+        .collect();
+    if written.len() != new.len() {
+        return Err(PersistenceError::Conflict(
+            "a grade could not be read back".to_owned(),
+        ));
+    }
+    let events: Vec<_> = written
+        .iter()
+        .map(|grade| {
+            (
+                grade_events::school_id.eq(lesson.school_id),
+                grade_events::grade_id.eq(grade.id),
+                grade_events::version.eq(1),
+                grade_events::action.eq("created"),
+                grade_events::new_value.eq(Some(&grade.value)),
+                grade_events::new_comment.eq(&grade.comment),
+                grade_events::actor_user_id.eq(user),
+                grade_events::actor_client_id.eq(client),
+                grade_events::occurred_at.eq(at),
+            )
+        })
+        .collect();
+    on_backend!(
+        conn,
+        execute,
+        diesel::insert_into(grade_events::table).values(&events)
+    )?;
+    Ok(written)
+}
+
 /// Gives a lesson's grades, all or none, with one `created` history event each, marks the
 /// lesson's first entry, and stores the answer `respond` builds under the idempotency key, in
 /// one transaction. A key seen before answers with its first answer instead (or
@@ -376,49 +454,9 @@ pub fn give_grades(
             if let Some(stored) = stored_answer(conn, actor, idempotency)? {
                 return Ok(stored);
             }
-            let (user, client) = actor.columns();
             let sums = crate::averages::LessonSums::load(conn, lesson, lesson.lesson_date)?;
-            let mut written = Vec::with_capacity(new.len());
-            for grade in new {
-                let id: i64 = diesel::insert_into(grades::table)
-                    .values((
-                        grades::school_id.eq(lesson.school_id),
-                        grades::lesson_id.eq(lesson.id),
-                        grades::student_id.eq(grade.student.get()),
-                        grades::work_type_id.eq(grade.work_type),
-                        grades::scale_id.eq(grade.scale),
-                        grades::value.eq(&grade.value),
-                        grades::comment.eq(&grade.comment),
-                        grades::client_id.eq(&grade.client_id),
-                        grades::created_by.eq(user),
-                        grades::created_at.eq(at),
-                        grades::updated_at.eq(at),
-                    ))
-                    .returning(grades::id)
-                    .get_result(conn)?;
-                diesel::insert_into(grade_events::table)
-                    .values((
-                        grade_events::school_id.eq(lesson.school_id),
-                        grade_events::grade_id.eq(id),
-                        grade_events::version.eq(1),
-                        grade_events::action.eq("created"),
-                        grade_events::new_value.eq(&grade.value),
-                        grade_events::new_comment.eq(&grade.comment),
-                        grade_events::actor_user_id.eq(user),
-                        grade_events::actor_client_id.eq(client),
-                        grade_events::occurred_at.eq(at),
-                    ))
-                    .execute(conn)?;
-                sums.apply(
-                    conn,
-                    1,
-                    grade.student.get(),
-                    grade.work_type,
-                    grade.scale,
-                    &grade.value,
-                )?;
-                written.push(find_grade(conn, id)?);
-            }
+            let written = insert_grades(conn, lesson, actor, new, at)?;
+            sums.add_all(conn, &written)?;
             mark_first_entry(conn, lesson.id, at)?;
             let answer = respond(&written);
             diesel::insert_into(idempotency_records::table)

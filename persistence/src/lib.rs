@@ -4,6 +4,17 @@
 //! `sqlite://path`). Queries return [`PersistenceError`], never an HTTP error: the API maps
 //! them to responses.
 
+/// Runs a query on the concrete connection inside the multi-backend one: for statements the
+/// multi-backend cannot build, such as multi-row INSERTs.
+macro_rules! on_backend {
+    ($conn:expr, $run:ident, $query:expr) => {
+        match $conn {
+            $crate::DbConnection::Pg(c) => $query.$run(c),
+            $crate::DbConnection::Sqlite(c) => $query.$run(c),
+        }
+    };
+}
+
 pub mod access;
 pub mod admin;
 pub mod audit;
