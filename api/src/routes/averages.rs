@@ -393,8 +393,16 @@ pub struct RankingRow {
     pub position: Option<usize>,
     #[schema(example = "4.38")]
     pub overall: Option<String>,
-    /// Per subject id: the average, two decimals.
-    pub subjects: BTreeMap<i64, String>,
+    /// The student's average in each subject they have grades in, by subject id.
+    pub subjects: Vec<SubjectCell>,
+}
+
+/// A student's average in one subject, in a table.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubjectCell {
+    pub subject_id: i64,
+    #[schema(example = "4.67")]
+    pub average: String,
 }
 
 /// A class's full ranking.
@@ -453,13 +461,16 @@ pub async fn get_class_ranking(
             .map(|id| (StudentId(*id), sums.get(id).cloned().unwrap_or_default()))
             .collect();
         let ranking = rank_overall(&students, rule);
-        let mut subject_averages: BTreeMap<i64, BTreeMap<i64, String>> = BTreeMap::new();
+        let mut subject_averages: BTreeMap<i64, Vec<SubjectCell>> = BTreeMap::new();
         for row in &rows {
             if let Some(average) = sums_of(row)?.average() {
                 subject_averages
                     .entry(row.student_id)
                     .or_default()
-                    .insert(row.subject_id, average.to_string());
+                    .push(SubjectCell {
+                        subject_id: row.subject_id,
+                        average: average.to_string(),
+                    });
             }
         }
         let person = |id: i64| members.iter().find(|s| s.id == id);

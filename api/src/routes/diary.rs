@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::common::{date_param, db, readable_class, utc};
-use super::journal::{AttendanceMark, grade_etag, value_json};
+use super::journal::{AttendanceMark, ValueInput, grade_etag, value_json};
 use crate::AppState;
 use crate::auth::{Caller, enforce};
 use crate::error::{ApiError, Problem};
@@ -29,7 +29,7 @@ pub struct Named {
 pub struct DiaryGrade {
     pub id: i64,
     /// A number on a points scale, `pass` or `fail`.
-    #[schema(value_type = Object, example = 5)]
+    #[schema(value_type = ValueInput, example = 5)]
     pub value: serde_json::Value,
     pub work_type: Named,
     /// The work type's weight in averages.
@@ -265,7 +265,7 @@ pub struct PageGrade {
     pub id: i64,
     pub lesson_id: i64,
     pub student_id: i64,
-    #[schema(value_type = Object, example = 5)]
+    #[schema(value_type = ValueInput, example = 5)]
     pub value: serde_json::Value,
     pub work_type_id: i64,
     pub scale_id: i64,

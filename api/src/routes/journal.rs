@@ -72,7 +72,7 @@ pub struct GradeView {
     pub work_type_id: i64,
     pub scale_id: i64,
     /// The value: a number on a points scale, `pass` or `fail`.
-    #[schema(value_type = Object, example = 5)]
+    #[schema(value_type = ValueInput, example = 5)]
     pub value: serde_json::Value,
     pub comment: Option<String>,
     /// Starts at 1; each change adds one.
@@ -666,9 +666,9 @@ pub struct GradeVersion {
     pub version: i32,
     /// `created`, `changed` or `deleted`.
     pub action: String,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<ValueInput>)]
     pub old_value: Option<serde_json::Value>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<ValueInput>)]
     pub new_value: Option<serde_json::Value>,
     pub old_comment: Option<String>,
     pub new_comment: Option<String>,
