@@ -218,7 +218,10 @@ fn rule_of(operation: &str) -> Option<Rule> {
         | "list_holidays"
         | "create_holiday"
         | "delete_holiday"
-        | "move_student" => Rule::ManageSchool,
+        | "move_student"
+        | "get_grading"
+        | "create_grade_scale"
+        | "create_work_type" => Rule::ManageSchool,
         "register_municipality_integrator"
         | "list_municipality_integrators"
         | "revoke_municipality_integrator"
@@ -1121,6 +1124,15 @@ fn request(
             ][target];
             (format!("{v1}/classes/{class}/ranking?term_id={term}"), None)
         }
+        "get_grading" => (format!("{v1}/schools/{s}/grading"), None),
+        "create_grade_scale" => (
+            format!("{v1}/schools/{s}/grade-scales"),
+            Some(json!({"name": format!("Шкала {n}"), "min_points": 1, "max_points": 10})),
+        ),
+        "create_work_type" => (
+            format!("{v1}/schools/{s}/work-types"),
+            Some(json!({"name": format!("Работа {n}"), "weight": 2})),
+        ),
         other => panic!("no request is written for operation {other}"),
     }
 }

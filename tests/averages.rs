@@ -19,6 +19,7 @@ on_both_backends!(
     running_sums_equal_a_full_recomputation_after_any_sequence_of_changes,
     a_parent_sees_averages_and_rank_and_nothing_of_other_children,
     term_grades_are_set_beside_suggestions_and_locked_terms_hold,
+    a_school_adds_scales_and_work_types_that_teachers_grade_with,
 );
 
 impl School {
@@ -712,5 +713,182 @@ async fn term_grades_are_set_beside_suggestions_and_locked_terms_hold(backend: B
             appeal["details"]["new"].clone()
         ),
         (json!(5), json!(4))
+    );
+}
+
+async fn a_school_adds_scales_and_work_types_that_teachers_grade_with(backend: Backend) {
+    let s = school_of(backend, "Б").await;
+    let grading = format!("/api/v1/schools/{}/grading", s.school);
+    let before = s.app.get_as(&s.admin, &grading).await.json();
+    assert_eq!(
+        before["scales"].as_array().map(Vec::len),
+        Some(2),
+        "{before}"
+    );
+    s.app
+        .get_as(&s.teacher, &grading)
+        .await
+        .assert_problem(403, "forbidden");
+
+    let scales = format!("/api/v1/schools/{}/grade-scales", s.school);
+    let ten = s
+        .app
+        .post_as(
+            &s.admin,
+            &scales,
+            &json!({"name": "Десятибалльная", "min_points": 1, "max_points": 10}),
+        )
+        .await;
+    assert_eq!(ten.status, 201, "{}", String::from_utf8_lossy(&ten.body));
+    let ten = ten.json();
+    assert_eq!(
+        (
+            ten["kind"].clone(),
+            ten["max_points"].clone(),
+            ten["averaged"].clone()
+        ),
+        (json!("points"), json!(10), json!(false))
+    );
+    s.app
+        .post_as(
+            &s.admin,
+            &scales,
+            &json!({"name": "Десятибалльная", "min_points": 1, "max_points": 10}),
+        )
+        .await
+        .assert_problem(409, "conflict");
+    let reversed = s
+        .app
+        .post_as(
+            &s.admin,
+            &scales,
+            &json!({"name": "Наоборот", "min_points": 5, "max_points": 5}),
+        )
+        .await;
+    assert_eq!(
+        reversed.assert_problem(422, "validation_failed")["errors"][0]["field"],
+        "max_points"
+    );
+    s.app
+        .post_as(
+            &s.teacher,
+            &scales,
+            &json!({"name": "Своя", "min_points": 1, "max_points": 3}),
+        )
+        .await
+        .assert_problem(403, "forbidden");
+
+    let work_types = format!("/api/v1/schools/{}/work-types", s.school);
+    let project = s
+        .app
+        .post_as(
+            &s.admin,
+            &work_types,
+            &json!({"name": "Проект", "weight": 4}),
+        )
+        .await;
+    assert_eq!(
+        project.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&project.body)
+    );
+    let project = project.json();
+    let heavy = s
+        .app
+        .post_as(
+            &s.admin,
+            &work_types,
+            &json!({"name": "Тяжёлая", "weight": 11}),
+        )
+        .await;
+    assert_eq!(
+        heavy.assert_problem(422, "validation_failed")["errors"][0]["field"],
+        "weight"
+    );
+
+    // Teachers find them in the lesson and grade with them.
+    let lesson = s
+        .app
+        .post_as(
+            &s.teacher,
+            &format!("/api/v1/classes/{}/lessons", s.class),
+            &json!({"date": "2026-11-23", "number": 3, "subject_id": s.subject}),
+        )
+        .await
+        .json();
+    assert!(
+        lesson["scales"]
+            .as_array()
+            .is_some_and(|sc| sc.iter().any(|x| x["id"] == ten["id"]))
+    );
+    assert!(lesson["work_types"].as_array().is_some_and(|w| {
+        w.iter()
+            .any(|x| x["id"] == project["id"] && x["weight"] == 4)
+    }));
+    let student = num(&s
+        .app
+        .get_as(&s.teacher, &format!("/api/v1/classes/{}/students", s.class))
+        .await
+        .json()["items"][0]["id"]);
+    let grade = |key: &str, value: i64| {
+        let s = &s;
+        let key = key.to_owned();
+        let lesson = lesson.clone();
+        let (ten, project) = (ten.clone(), project.clone());
+        async move {
+            s.app
+                .call(
+                    TestRequest::post()
+                        .uri(&format!("/api/v1/lessons/{}/grades", num(&lesson["id"])))
+                        .insert_header(("Authorization", format!("Bearer {}", s.teacher)))
+                        .insert_header(("Idempotency-Key", key.clone()))
+                        .set_json(json!({"grades": [{"client_id": key, "student_id": student,
+                            "work_type_id": project["id"], "scale_id": ten["id"], "value": value}]})),
+                )
+                .await
+        }
+    };
+    let off = grade("eleven", 11).await;
+    assert_eq!(
+        off.assert_problem(422, "validation_failed")["errors"][0]["field"],
+        "grades[0].value"
+    );
+    let nine = grade("nine", 9).await;
+    assert_eq!(nine.status, 201, "{}", String::from_utf8_lossy(&nine.body));
+    let diary = s
+        .app
+        .get_as(
+            &s.admin,
+            &format!("/api/v1/students/{student}/diary?from=2026-11-23&to=2026-11-23"),
+        )
+        .await
+        .json();
+    let shown = diary["days"][0]["lessons"]
+        .as_array()
+        .and_then(|l| l.iter().find(|l| l["id"] == lesson["id"]))
+        .map(|l| l["grades"][0].clone())
+        .unwrap_or_default();
+    assert_eq!(
+        (
+            shown["value"].clone(),
+            shown["weight"].clone(),
+            shown["averaged"].clone()
+        ),
+        (json!(9), json!(4), json!(false))
+    );
+    s.inconsistencies();
+    let averages = s
+        .app
+        .get_as(
+            &s.admin,
+            &format!("/api/v1/students/{student}/averages?term_id={}", s.term),
+        )
+        .await
+        .json();
+    assert_eq!(
+        averages["subjects"],
+        json!([]),
+        "a 10-point grade is not averaged with 5-point ones"
     );
 }

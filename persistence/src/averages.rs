@@ -2,8 +2,9 @@
 //! `Σ(value × weight)`, `Σ(weight)` and the number of grades, kept up to date in the same
 //! transaction as every grade change (see `domain::averages` for the rules).
 //!
-//! Which grades count: not deleted, on a points scale, of a lesson dated inside one of the
-//! school's terms; the weight is the grade's work type's. A lesson moved into another term
+//! Which grades count: not deleted, on the school's default points scale (grades on other
+//! scales it adds are shown, not averaged, so that one average never mixes scales), of a
+//! lesson dated inside one of the school's terms; the weight is the grade's work type's. A lesson moved into another term
 //! takes its grades' contributions with it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -48,6 +49,7 @@ impl LessonSums {
         let averaged = grade_scales::table
             .filter(grade_scales::school_id.eq(lesson.school_id))
             .filter(grade_scales::kind.eq("points"))
+            .filter(grade_scales::is_default.eq(1_i16))
             .select(grade_scales::id)
             .load::<i64>(conn)?
             .into_iter()
@@ -303,6 +305,7 @@ pub fn recompute(conn: &mut DbConnection, school: SchoolId) -> Result<BTreeMap<S
         .filter(grades::school_id.eq(school.get()))
         .filter(grades::deleted_at.is_null())
         .filter(grade_scales::kind.eq("points"))
+        .filter(grade_scales::is_default.eq(1_i16))
         .select((
             grades::student_id,
             lessons::subject_id,

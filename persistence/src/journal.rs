@@ -77,6 +77,104 @@ pub fn ensure_grading_defaults(conn: &mut DbConnection, school: SchoolId) -> Res
     Ok(())
 }
 
+/// What adding a scale or work type led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    Done(i64),
+    /// The school already has one of that name.
+    NameTaken,
+}
+
+/// Adds a points scale to the school (audited); another school's names do not matter.
+///
+/// # Errors
+/// On a database failure.
+pub fn add_scale(
+    conn: &mut DbConnection,
+    actor: &crate::admin::Actor,
+    name: &str,
+    min: i16,
+    max: i16,
+) -> Result<Added> {
+    conn.transaction(|conn| {
+        let taken: i64 = grade_scales::table
+            .filter(grade_scales::school_id.eq(actor.school.get()))
+            .filter(grade_scales::name.eq(name))
+            .count()
+            .get_result(conn)?;
+        if taken > 0 {
+            return Ok(Added::NameTaken);
+        }
+        let id: i64 = diesel::insert_into(grade_scales::table)
+            .values((
+                grade_scales::school_id.eq(actor.school.get()),
+                grade_scales::name.eq(name),
+                grade_scales::kind.eq("points"),
+                grade_scales::min_points.eq(Some(min)),
+                grade_scales::max_points.eq(Some(max)),
+                grade_scales::is_default.eq(0_i16),
+            ))
+            .returning(grade_scales::id)
+            .get_result(conn)?;
+        crate::audit::record(
+            conn,
+            &crate::audit::Entry {
+                owner: crate::audit::Owner::School(actor.school),
+                actor: Some(actor.user),
+                action: "grade_scale.added",
+                target_type: "grade_scale",
+                target_id: id,
+                details: serde_json::json!({ "name": name, "min_points": min, "max_points": max }),
+                at: actor.at,
+            },
+        )?;
+        Ok(Added::Done(id))
+    })
+}
+
+/// Adds a work type with its weight to the school (audited).
+///
+/// # Errors
+/// On a database failure.
+pub fn add_work_type(
+    conn: &mut DbConnection,
+    actor: &crate::admin::Actor,
+    name: &str,
+    weight: i16,
+) -> Result<Added> {
+    conn.transaction(|conn| {
+        let taken: i64 = work_types::table
+            .filter(work_types::school_id.eq(actor.school.get()))
+            .filter(work_types::name.eq(name))
+            .count()
+            .get_result(conn)?;
+        if taken > 0 {
+            return Ok(Added::NameTaken);
+        }
+        let id: i64 = diesel::insert_into(work_types::table)
+            .values((
+                work_types::school_id.eq(actor.school.get()),
+                work_types::name.eq(name),
+                work_types::weight.eq(weight),
+            ))
+            .returning(work_types::id)
+            .get_result(conn)?;
+        crate::audit::record(
+            conn,
+            &crate::audit::Entry {
+                owner: crate::audit::Owner::School(actor.school),
+                actor: Some(actor.user),
+                action: "work_type.added",
+                target_type: "work_type",
+                target_id: id,
+                details: serde_json::json!({ "name": name, "weight": weight }),
+                at: actor.at,
+            },
+        )?;
+        Ok(Added::Done(id))
+    })
+}
+
 /// The school's scales, by id.
 ///
 /// # Errors

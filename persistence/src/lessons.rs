@@ -381,6 +381,7 @@ pub struct DiaryGrade {
     pub weight: i16,
     pub scale_id: i64,
     pub scale_kind: String,
+    pub scale_is_default: i16,
     pub created_at: NaiveDateTime,
 }
 
@@ -480,6 +481,7 @@ pub fn diary(
             work_types::weight,
             grades::scale_id,
             grade_scales::kind,
+            grade_scales::is_default,
             grades::created_at,
         ))
         .load(conn)?;

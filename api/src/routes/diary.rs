@@ -106,7 +106,7 @@ fn diary_view(student: StudentId, range: DateRange, diary: lessons::Diary) -> Di
             },
             weight: g.weight,
             scale_id: g.scale_id,
-            averaged: g.scale_kind == "points",
+            averaged: g.scale_kind == "points" && g.scale_is_default == 1,
             comment: g.comment,
             created_at: utc(g.created_at),
         });

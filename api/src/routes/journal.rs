@@ -196,33 +196,37 @@ pub(crate) fn lesson_view(
         first_entry_at: lesson.first_entry_at.map(utc),
         grades: grades.into_iter().map(GradeView::from).collect(),
         attendance: marks_view(attendance),
-        scales: scales
-            .into_iter()
-            .map(|s| {
-                let (min, max) = match s.scale {
-                    domain::Scale::Points { min, max } => (Some(min), Some(max)),
-                    domain::Scale::PassFail => (None, None),
-                };
-                ScaleView {
-                    id: s.id,
-                    name: s.name,
-                    kind: s.scale.kind(),
-                    min_points: min,
-                    max_points: max,
-                    is_default: s.is_default,
-                    averaged: s.scale.is_averaged(),
-                }
-            })
-            .collect(),
-        work_types: work_types
-            .into_iter()
-            .map(|w| WorkTypeView {
-                id: w.id,
-                name: w.name,
-                weight: w.weight,
-            })
-            .collect(),
+        scales: scales.into_iter().map(scale_view).collect(),
+        work_types: work_types.into_iter().map(work_type_view).collect(),
     })
+}
+
+/// A stored scale as the API shows it.
+#[must_use]
+pub fn scale_view(s: journal::ScaleRow) -> ScaleView {
+    let (min, max) = match s.scale {
+        domain::Scale::Points { min, max } => (Some(min), Some(max)),
+        domain::Scale::PassFail => (None, None),
+    };
+    ScaleView {
+        id: s.id,
+        name: s.name,
+        kind: s.scale.kind(),
+        min_points: min,
+        max_points: max,
+        is_default: s.is_default,
+        averaged: s.scale.is_averaged() && s.is_default,
+    }
+}
+
+/// A stored work type as the API shows it.
+#[must_use]
+pub fn work_type_view(w: journal::WorkType) -> WorkTypeView {
+    WorkTypeView {
+        id: w.id,
+        name: w.name,
+        weight: w.weight,
+    }
 }
 
 /// One student's own homework for a lesson.

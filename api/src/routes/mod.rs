@@ -5,6 +5,7 @@ pub mod auth;
 pub mod averages;
 pub mod common;
 pub mod diary;
+pub mod grading;
 pub mod health;
 pub mod integrators;
 pub mod journal;
@@ -82,6 +83,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(integrators::register_municipality_integrator)
                 .service(integrators::list_municipality_integrators)
                 .service(integrators::revoke_municipality_integrator)
+                .service(grading::get_grading)
+                .service(grading::create_grade_scale)
+                .service(grading::create_work_type)
                 .service(terms::lock_term)
                 .service(terms::unlock_term)
                 .service(audit::list_school_audit_events)
