@@ -85,65 +85,43 @@ impl LessonSums {
         scale: i64,
         value: &str,
     ) -> Result<()> {
-        let (Some(term), Some((points, weight))) =
-            (self.term, self.counted(work_type, scale, value))
-        else {
+        let Some((points, weight)) = self.counted(work_type, scale, value) else {
             return Ok(());
         };
-        let delta = (sign * points * weight, sign * weight, sign);
-        let row = || {
+        if sign > 0 {
+            return self.upsert(
+                conn,
+                &BTreeMap::from([(student, (points * weight, weight, 1))]),
+            );
+        }
+        // Taking out: the row exists (the grade went in through it). Not an upsert, whose
+        // proposed row would have to pass the table's CHECKs with negative sums.
+        let Some(term) = self.term else {
+            return Ok(());
+        };
+        let updated = diesel::update(
             subject_sums::table
                 .filter(subject_sums::student_id.eq(student))
                 .filter(subject_sums::subject_id.eq(self.subject))
-                .filter(subject_sums::term_id.eq(term))
-        };
-        let update = |conn: &mut DbConnection| {
-            diesel::update(row())
-                .set((
-                    subject_sums::weighted.eq(subject_sums::weighted + delta.0),
-                    subject_sums::weights.eq(subject_sums::weights + delta.1),
-                    subject_sums::grade_count.eq(subject_sums::grade_count + delta.2),
-                ))
-                .execute(conn)
-        };
-        if update(conn)? > 0 {
-            return Ok(());
-        }
-        if sign < 0 {
+                .filter(subject_sums::term_id.eq(term)),
+        )
+        .set((
+            subject_sums::weighted.eq(subject_sums::weighted - points * weight),
+            subject_sums::weights.eq(subject_sums::weights - weight),
+            subject_sums::grade_count.eq(subject_sums::grade_count - 1),
+        ))
+        .execute(conn)?;
+        if updated == 0 {
             return Err(PersistenceError::Conflict(format!(
                 "no running sums for student {student}, subject {}, term {term}",
                 self.subject
             )));
         }
-        // The first grade of the student in the subject and term. A concurrent transaction
-        // may insert the row first: the insert runs in a savepoint, and then the update wins.
-        let inserted = conn.transaction(|conn| {
-            diesel::insert_into(subject_sums::table)
-                .values((
-                    subject_sums::school_id.eq(self.school),
-                    subject_sums::student_id.eq(student),
-                    subject_sums::subject_id.eq(self.subject),
-                    subject_sums::term_id.eq(term),
-                    subject_sums::weighted.eq(delta.0),
-                    subject_sums::weights.eq(delta.1),
-                    subject_sums::grade_count.eq(delta.2),
-                ))
-                .execute(conn)
-                .map_err(PersistenceError::from)
-        });
-        match inserted {
-            Ok(_) => Ok(()),
-            Err(PersistenceError::Conflict(_)) => update(conn).map(|_| ()).map_err(Into::into),
-            Err(e) => Err(e),
-        }
+        Ok(())
     }
 
-    /// Adds new grades' contributions with one multi-row upsert (numbers only, so the
-    /// statement is written out).
+    /// Adds new grades' contributions, one row per student.
     pub(crate) fn add_all(&self, conn: &mut DbConnection, grades: &[Grade]) -> Result<()> {
-        let Some(term) = self.term else {
-            return Ok(());
-        };
         let mut per_student: BTreeMap<i64, (i64, i64, i64)> = BTreeMap::new();
         for grade in grades {
             if let Some((points, weight)) =
@@ -155,6 +133,20 @@ impl LessonSums {
                 sums.2 += 1;
             }
         }
+        self.upsert(conn, &per_student)
+    }
+
+    /// Adds each student's (Σ(value × weight), Σ(weight), count) to their row of the lesson's
+    /// subject and term, creating the row on a first grade: one multi-row upsert (numbers
+    /// only, so the statement is written out), which concurrent writers cannot race.
+    fn upsert(
+        &self,
+        conn: &mut DbConnection,
+        per_student: &BTreeMap<i64, (i64, i64, i64)>,
+    ) -> Result<()> {
+        let Some(term) = self.term else {
+            return Ok(());
+        };
         if per_student.is_empty() {
             return Ok(());
         }

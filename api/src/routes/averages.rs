@@ -19,7 +19,7 @@ use persistence::averages::{SumsRow, school_sums, student_sums};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::common::{db, readable_class};
+use super::common::{db, readable_class, readable_student, school_subject, school_term};
 use crate::AppState;
 use crate::auth::{Caller, enforce};
 use crate::error::{ApiError, Problem};
@@ -49,6 +49,15 @@ pub struct RuleView {
     pub threshold: u8,
     /// Fewer grades than this: no grade is suggested and the student is not ranked.
     pub min_grades: u8,
+}
+
+impl From<RoundingRule> for RuleView {
+    fn from(rule: RoundingRule) -> Self {
+        Self {
+            threshold: rule.threshold(),
+            min_grades: rule.min_grades(),
+        }
+    }
 }
 
 /// A suggested grade, or why there is none.
@@ -116,25 +125,6 @@ fn school_scale(conn: &mut DbConnection, school: SchoolId) -> Result<Scale, ApiE
         .map_or(Scale::Points { min: 1, max: 5 }, |s| s.scale))
 }
 
-/// The term asked for, or the one holding today.
-fn term(
-    conn: &mut DbConnection,
-    school: SchoolId,
-    term: Option<i64>,
-) -> Result<persistence::schools::Term, ApiError> {
-    match term {
-        Some(id) => persistence::schools::list_terms(conn, school)?
-            .into_iter()
-            .find(|t| t.id == id)
-            .ok_or_else(|| ApiError::field("term_id", "not_found", "no such term in this school")),
-        None => {
-            persistence::schools::term_on(conn, school, Utc::now().date_naive())?.ok_or_else(|| {
-                ApiError::field("term_id", "required", "no term holds today: name a term")
-            })
-        }
-    }
-}
-
 fn term_ref(t: &persistence::schools::Term) -> TermRef {
     TermRef {
         id: t.id,
@@ -146,27 +136,6 @@ fn term_ref(t: &persistence::schools::Term) -> TermRef {
 
 fn sums_of(row: &SumsRow) -> Result<Sums, ApiError> {
     Ok(row.sums()?)
-}
-
-/// The student, if the caller may read their grades.
-fn readable_student(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    student: StudentId,
-) -> Result<domain::access::StudentRef, ApiError> {
-    let Some(found) = persistence::access::student(conn, student, Utc::now().date_naive())? else {
-        enforce(access::when_missing(
-            &caller.principal,
-            Operation::ReadStudent(Record::Grades),
-        ))?;
-        return Err(ApiError::NotFound);
-    };
-    enforce(access::read_student(
-        &caller.principal,
-        &found,
-        Record::Grades,
-    ))?;
-    Ok(found)
 }
 
 /// A student's averages
@@ -197,9 +166,9 @@ pub async fn get_student_averages(
     let student = StudentId(path.into_inner());
     let term_id = query.term_id;
     let view = db(&state, move |conn| {
-        let found = readable_student(conn, &caller, student)?;
+        let found = readable_student(conn, &caller.principal, student, Record::Grades)?;
         let school = found.school.school;
-        let term = term(conn, school, term_id)?;
+        let term = school_term(conn, school, term_id)?;
         let scale = school_scale(conn, school)?;
         let rule = RoundingRule::STANDARD;
         let names: BTreeMap<i64, String> = persistence::schools::list_subjects(conn, school)?
@@ -224,10 +193,7 @@ pub async fn get_student_averages(
         Ok(AveragesView {
             student_id: student.get(),
             term: term_ref(&term),
-            rule: RuleView {
-                threshold: rule.threshold(),
-                min_grades: rule.min_grades(),
-            },
+            rule: rule.into(),
             subjects,
             overall: domain::OverallAverage::mean(averages).map(|a| a.to_string()),
         })
@@ -349,9 +315,9 @@ pub async fn get_student_rank(
     let student = StudentId(path.into_inner());
     let term_id = query.term_id;
     let view = db(&state, move |conn| {
-        let found = readable_student(conn, &caller, student)?;
+        let found = readable_student(conn, &caller.principal, student, Record::Grades)?;
         let school = found.school.school;
-        let term = term(conn, school, term_id)?;
+        let term = school_term(conn, school, term_id)?;
         let scale = school_scale(conn, school)?;
         let rule = RoundingRule::STANDARD;
         let on = Utc::now().date_naive().min(term.ends_on);
@@ -446,7 +412,7 @@ pub async fn get_class_ranking(
     let view = db(&state, move |conn| {
         let found = readable_class(conn, &caller.principal, class, Record::Grades)?;
         let school = found.school.school;
-        let term = term(conn, school, term_id)?;
+        let term = school_term(conn, school, term_id)?;
         let rule = RoundingRule::STANDARD;
         let on = Utc::now().date_naive().min(term.ends_on);
         let members = persistence::people::class_students(conn, class, on)?;
@@ -504,10 +470,7 @@ pub async fn get_class_ranking(
         Ok(ClassRankingView {
             class_id: class.get(),
             term: term_ref(&term),
-            rule: RuleView {
-                threshold: rule.threshold(),
-                min_grades: rule.min_grades(),
-            },
+            rule: rule.into(),
             out_of: ranking.out_of(),
             rows: out,
         })
@@ -581,18 +544,9 @@ pub async fn get_student_forecast(
     let student = StudentId(path.into_inner());
     let query = query.into_inner();
     let view = db(&state, move |conn| {
-        let found = readable_student(conn, &caller, student)?;
+        let found = readable_student(conn, &caller.principal, student, Record::Grades)?;
         let school = found.school.school;
-        let subject = query
-            .subject_id
-            .ok_or_else(|| ApiError::field("subject_id", "required", "name the subject"))?;
-        if !persistence::admin::subject_in_school(conn, school, domain::SubjectId(subject))? {
-            return Err(ApiError::field(
-                "subject_id",
-                "not_found",
-                "no such subject in this school",
-            ));
-        }
+        let subject = school_subject(conn, school, query.subject_id)?.get();
         let scale = school_scale(conn, school)?;
         let target = query
             .target
@@ -620,7 +574,7 @@ pub async fn get_student_forecast(
                 })?,
             None => 1,
         };
-        let term = term(conn, school, query.term_id)?;
+        let term = school_term(conn, school, query.term_id)?;
         let rule = RoundingRule::STANDARD;
         let sums = match student_sums(conn, student, term.id)?
             .iter()
@@ -748,15 +702,7 @@ impl Sheet {
         term_id: Option<i64>,
         year: bool,
     ) -> Result<Self, ApiError> {
-        let subject =
-            subject.ok_or_else(|| ApiError::field("subject_id", "required", "name the subject"))?;
-        if !persistence::admin::subject_in_school(conn, school, domain::SubjectId(subject))? {
-            return Err(ApiError::field(
-                "subject_id",
-                "not_found",
-                "no such subject in this school",
-            ));
-        }
+        let subject = school_subject(conn, school, subject)?.get();
         let academic_year = persistence::schools::list_classes(conn, school)?
             .into_iter()
             .find(|c| c.id == class.get())
@@ -776,7 +722,7 @@ impl Sheet {
                 .unwrap_or(today);
             (None, today.min(end))
         } else {
-            let term = self::term(conn, school, term_id)?;
+            let term = school_term(conn, school, term_id)?;
             if term.academic_year_id != academic_year {
                 return Err(ApiError::field(
                     "term_id",
@@ -881,10 +827,7 @@ impl Sheet {
             subject_id: self.subject,
             term: self.term.as_ref().map(term_ref),
             academic_year_id: self.year,
-            rule: RuleView {
-                threshold: rule.threshold(),
-                min_grades: rule.min_grades(),
-            },
+            rule: rule.into(),
             locked: self.locked(),
             rows,
         })

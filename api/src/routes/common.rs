@@ -201,3 +201,86 @@ pub fn date_param(field: &str, raw: Option<&str>) -> Result<Option<chrono::Naive
     })
     .transpose()
 }
+
+/// The caller as the author of a change to `school` (people only: integrators administer
+/// nothing).
+///
+/// # Errors
+/// 403 for an integrator.
+pub fn school_actor(
+    caller: &crate::auth::Caller,
+    school: SchoolId,
+) -> Result<persistence::admin::Actor, ApiError> {
+    Ok(persistence::admin::Actor {
+        school,
+        user: caller.person()?,
+        at: Utc::now().naive_utc(),
+    })
+}
+
+/// The required `subject_id`, if it names a subject of the school.
+///
+/// # Errors
+/// 422 naming `subject_id` when it is missing or not of the school.
+pub fn school_subject(
+    conn: &mut DbConnection,
+    school: SchoolId,
+    subject: Option<i64>,
+) -> Result<domain::SubjectId, ApiError> {
+    let subject = subject
+        .map(domain::SubjectId)
+        .ok_or_else(|| ApiError::field("subject_id", "required", "name the subject"))?;
+    if persistence::admin::subject_in_school(conn, school, subject)? {
+        Ok(subject)
+    } else {
+        Err(ApiError::field(
+            "subject_id",
+            "not_found",
+            "no such subject in this school",
+        ))
+    }
+}
+
+/// The school's term `term_id`, or the one holding today when it is left out.
+///
+/// # Errors
+/// 422 naming `term_id` for a term of another school, or when no term holds today.
+pub fn school_term(
+    conn: &mut DbConnection,
+    school: SchoolId,
+    term: Option<i64>,
+) -> Result<persistence::schools::Term, ApiError> {
+    match term {
+        Some(id) => persistence::schools::list_terms(conn, school)?
+            .into_iter()
+            .find(|t| t.id == id)
+            .ok_or_else(|| ApiError::field("term_id", "not_found", "no such term in this school")),
+        None => {
+            persistence::schools::term_on(conn, school, Utc::now().date_naive())?.ok_or_else(|| {
+                ApiError::field("term_id", "required", "no term holds today: name a term")
+            })
+        }
+    }
+}
+
+/// The student, if the caller may read their `record`s: 404 for a student that does not
+/// exist or that the caller cannot see, 403 for a role that may not read them.
+///
+/// # Errors
+/// 403 or 404 as the rules decide.
+pub fn readable_student(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    student: domain::StudentId,
+    record: access::Record,
+) -> Result<access::StudentRef, ApiError> {
+    let Some(found) = persistence::access::student(conn, student, Utc::now().date_naive())? else {
+        enforce(access::when_missing(
+            principal,
+            Operation::ReadStudent(record),
+        ))?;
+        return Err(ApiError::NotFound);
+    };
+    enforce(access::read_student(principal, &found, record))?;
+    Ok(found)
+}

@@ -5,16 +5,18 @@ use std::collections::HashMap;
 
 use actix_web::{get, web};
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
-use domain::access::{self, Operation, Record};
-use domain::{ClassId, DateRange, SchoolId, StudentId, SubjectId};
+use domain::access::Record;
+use domain::{ClassId, DateRange, SchoolId, StudentId};
 use persistence::lessons::{self, DiaryLesson};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::common::{date_param, db, readable_class, utc};
+use super::common::{
+    date_param, db, readable_class, readable_student, school_subject, school_term, utc,
+};
 use super::journal::{AttendanceMark, ValueInput, grade_etag, value_json};
 use crate::AppState;
-use crate::auth::{Caller, enforce};
+use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 
 /// Something with an id and a name.
@@ -198,18 +200,7 @@ pub async fn get_diary(
     let range = DateRange::new(from, to, 31)
         .map_err(|e| ApiError::field("to", "out_of_range", e.to_string()))?;
     let view = db(&state, move |conn| {
-        let Some(found) = persistence::access::student(conn, student, today)? else {
-            enforce(access::when_missing(
-                &caller.principal,
-                Operation::ReadStudent(Record::Journal),
-            ))?;
-            return Err(ApiError::NotFound);
-        };
-        enforce(access::read_student(
-            &caller.principal,
-            &found,
-            Record::Journal,
-        ))?;
+        let found = readable_student(conn, &caller.principal, student, Record::Journal)?;
         let diary = lessons::diary(conn, found.school.school, student, range)?;
         Ok(diary_view(student, range, diary))
     })
@@ -332,23 +323,7 @@ fn page_range(
         return DateRange::new(from, to, 366)
             .map_err(|e| ApiError::field("to", "out_of_range", e.to_string()));
     }
-    let term = match query.term_id {
-        Some(id) => persistence::schools::list_terms(conn, school)?
-            .into_iter()
-            .find(|t| t.id == id)
-            .ok_or_else(|| {
-                ApiError::field("term_id", "not_found", "no such term in this school")
-            })?,
-        None => persistence::schools::term_on(conn, school, Utc::now().date_naive())?.ok_or_else(
-            || {
-                ApiError::field(
-                    "term_id",
-                    "required",
-                    "no term holds today: name a term, or give `from` and `to`",
-                )
-            },
-        )?,
-    };
+    let term = school_term(conn, school, query.term_id)?;
     DateRange::new(term.starts_on, term.ends_on, 366)
         .map_err(|e| ApiError::field("term_id", "invalid", e.to_string()))
 }
@@ -384,17 +359,7 @@ pub async fn get_journal_page(
     let view = db(&state, move |conn| {
         let found = readable_class(conn, &caller.principal, class, Record::Journal)?;
         let school = found.school.school;
-        let subject = query
-            .subject_id
-            .map(SubjectId)
-            .ok_or_else(|| ApiError::field("subject_id", "required", "name the subject"))?;
-        if !persistence::admin::subject_in_school(conn, school, subject)? {
-            return Err(ApiError::field(
-                "subject_id",
-                "not_found",
-                "no such subject in this school",
-            ));
-        }
+        let subject = school_subject(conn, school, query.subject_id)?;
         let range = page_range(conn, school, &query)?;
         let page = lessons::journal_page(conn, class, subject, range)?;
         let mut groups: Vec<PageGroup> = Vec::new();

@@ -3,14 +3,13 @@
 //! weights in averages.
 
 use actix_web::{HttpResponse, get, post, web};
-use chrono::Utc;
 use domain::SchoolId;
 use persistence::journal::{self, Added};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::common::{db, managed_school};
+use super::common::{db, managed_school, school_actor};
 use super::journal::{ScaleView, WorkTypeView, scale_view, work_type_view};
 use crate::AppState;
 use crate::auth::Caller;
@@ -52,14 +51,6 @@ pub struct NewWorkTypeRequest {
     #[validate(range(min = 1, max = 10, message = "must be between 1 and 10"))]
     #[schema(minimum = 1, maximum = 10)]
     pub weight: i16,
-}
-
-fn actor(caller: &Caller, school: i64) -> Result<persistence::admin::Actor, ApiError> {
-    Ok(persistence::admin::Actor {
-        school: SchoolId(school),
-        user: caller.person()?,
-        at: Utc::now().naive_utc(),
-    })
 }
 
 /// Show the school's grading
@@ -144,7 +135,7 @@ pub async fn create_grade_scale(
                 "must be above min_points",
             ));
         }
-        let actor = actor(&caller, school)?;
+        let actor = school_actor(&caller, SchoolId(school))?;
         let name = request.name.trim();
         match journal::add_scale(conn, &actor, name, request.min_points, request.max_points)? {
             Added::Done(id) => journal::scales(conn, SchoolId(school))?
@@ -194,7 +185,7 @@ pub async fn create_work_type(
     let request = body.0;
     let view = db(&state, move |conn| {
         managed_school(conn, &caller.principal, school)?;
-        let actor = actor(&caller, school)?;
+        let actor = school_actor(&caller, SchoolId(school))?;
         match journal::add_work_type(conn, &actor, request.name.trim(), request.weight)? {
             Added::Done(id) => journal::work_types(conn, SchoolId(school))?
                 .into_iter()

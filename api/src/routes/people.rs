@@ -9,14 +9,14 @@ use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::{DateTime, Duration, Utc};
 use domain::{ClassId, SchoolId, StudentId, SubjectId, UserId};
 use persistence::DbConnection;
-use persistence::admin::{self, Actor, NewCode, NewPerson, SchoolRole};
+use persistence::admin::{self, NewCode, NewPerson, SchoolRole};
 use persistence::link_codes::{self, Linked};
 use persistence::people::Role;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::{Validate, ValidationError};
 
-use super::common::{PageQuery, db, managed_school, paginate, utc};
+use super::common::{PageQuery, db, managed_school, paginate, school_actor, utc};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::auth::credentials::{link_code_hash, new_activation_code};
@@ -232,14 +232,6 @@ pub struct ActivationCode {
     pub expires_at: DateTime<Utc>,
 }
 
-fn actor(caller: &Caller, school: i64) -> Result<Actor, ApiError> {
-    Ok(Actor {
-        school: SchoolId(school),
-        user: caller.person()?,
-        at: Utc::now().naive_utc(),
-    })
-}
-
 fn new_code(state: &AppState, now: DateTime<Utc>) -> (String, NewCode) {
     let (shown, hash) = new_activation_code();
     let days = i64::from(state.settings.auth.activation_code_ttl_days);
@@ -453,7 +445,7 @@ pub async fn create_people(
     let request = body.0;
     let created = db(&state, move |conn| {
         managed_school(conn, &caller.principal, school)?;
-        let actor = actor(&caller, school)?;
+        let actor = school_actor(&caller, SchoolId(school))?;
         let school_id = SchoolId(school);
         let mut errors = Vec::new();
         let mut logins = HashSet::new();
@@ -621,7 +613,7 @@ pub async fn grant_role(
     let request = body.0;
     let held = db(&state, move |conn| {
         managed_school(conn, &caller.principal, school)?;
-        let actor = actor(&caller, school)?;
+        let actor = school_actor(&caller, SchoolId(school))?;
         // Only an account of this school: one of another school is answered exactly as one
         // that does not exist (attaching it by id would expose it and let it be taken over).
         if !admin::known_to_school(conn, SchoolId(school), UserId(user))? {
@@ -678,7 +670,7 @@ pub async fn revoke_role(
     let (school, user, role) = path.into_inner();
     db(&state, move |conn| {
         managed_school(conn, &caller.principal, school)?;
-        let actor = actor(&caller, school)?;
+        let actor = school_actor(&caller, SchoolId(school))?;
         Ok(admin::revoke_role(conn, actor, UserId(user), role)?)
     })
     .await?;
@@ -717,7 +709,7 @@ pub async fn issue_activation_code(
     let expires_at = code.expires_at;
     db(&state, move |conn| {
         managed_school(conn, &caller.principal, school)?;
-        let actor = actor(&caller, school)?;
+        let actor = school_actor(&caller, SchoolId(school))?;
         admin::person(conn, SchoolId(school), UserId(user))?;
         if !admin::confined_to_school(conn, SchoolId(school), UserId(user))? {
             return Err(ApiError::Conflict(
@@ -767,7 +759,7 @@ pub async fn link_guardian(
     let (school, student, user) = path.into_inner();
     db(&state, move |conn| {
         managed_school(conn, &caller.principal, school)?;
-        let actor = actor(&caller, school)?;
+        let actor = school_actor(&caller, SchoolId(school))?;
         if admin::student_in_school(conn, SchoolId(school), StudentId(student))?.is_none() {
             return Err(ApiError::NotFound);
         }
@@ -837,7 +829,7 @@ pub async fn link_guardian_by_code(
     let throttle = Arc::clone(&state.login_throttle);
     let (created, person) = db(&state, move |conn| {
         managed_school(conn, &caller.principal, school)?;
-        let actor = actor(&caller, school)?;
+        let actor = school_actor(&caller, SchoolId(school))?;
         if admin::student_in_school(conn, SchoolId(school), StudentId(student))?.is_none() {
             return Err(ApiError::NotFound);
         }
@@ -901,7 +893,7 @@ pub async fn unlink_guardian(
     let (school, student, user) = path.into_inner();
     db(&state, move |conn| {
         managed_school(conn, &caller.principal, school)?;
-        let actor = actor(&caller, school)?;
+        let actor = school_actor(&caller, SchoolId(school))?;
         Ok(admin::unlink_guardian(
             conn,
             actor,
@@ -1021,7 +1013,7 @@ pub async fn create_teaching_assignment(
     let request = body.0;
     let created = db(&state, move |conn| {
         managed_school(conn, &caller.principal, school)?;
-        let actor = actor(&caller, school)?;
+        let actor = school_actor(&caller, SchoolId(school))?;
         let s = SchoolId(school);
         let mut errors = Vec::new();
         if !admin::holds_role(conn, s, UserId(request.teacher_id), Role::Teacher)? {
@@ -1110,7 +1102,7 @@ pub async fn delete_teaching_assignment(
     let (school, assignment) = path.into_inner();
     db(&state, move |conn| {
         managed_school(conn, &caller.principal, school)?;
-        let actor = actor(&caller, school)?;
+        let actor = school_actor(&caller, SchoolId(school))?;
         Ok(admin::remove_teaching(conn, actor, assignment)?)
     })
     .await?;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::common::{db, managed_school};
+use super::common::{db, managed_school, school_actor};
 use crate::AppState;
 use crate::auth::{Caller, enforce};
 use crate::error::{ApiError, Problem};
@@ -249,11 +249,7 @@ pub async fn move_student(
                 "no such class in this school",
             ));
         }
-        let actor = persistence::admin::Actor {
-            school: s,
-            user: caller.person()?,
-            at: Utc::now().naive_utc(),
-        };
+        let actor = school_actor(&caller, s)?;
         match tt::move_student(conn, &actor, student, class, request.from)? {
             Moved::Done(stays) | Moved::Unchanged(stays) => Ok(stays),
             Moved::LaterEnrolment(on) => Err(ApiError::Conflict(format!(

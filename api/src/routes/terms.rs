@@ -5,11 +5,11 @@ use actix_web::{delete, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::SchoolId;
 use domain::access::{self, Operation};
-use persistence::admin::{self, Actor};
+use persistence::admin;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::common::{db, utc};
+use super::common::{db, school_actor, utc};
 use crate::AppState;
 use crate::auth::{Caller, enforce};
 use crate::error::{ApiError, Problem};
@@ -41,11 +41,7 @@ async fn set_lock(
                 return Err(ApiError::NotFound);
             }
         }
-        let actor = Actor {
-            school: SchoolId(school),
-            user: caller.person()?,
-            at: Utc::now().naive_utc(),
-        };
+        let actor = school_actor(&caller, SchoolId(school))?;
         admin::set_term_lock(conn, actor, term, lock)?.ok_or(ApiError::NotFound)
     })
     .await?;

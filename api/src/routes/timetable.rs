@@ -9,26 +9,18 @@ use domain::access::Record;
 use domain::timetable::Weeks;
 use domain::{ClassId, DateRange, SchoolId, StudentId, SubjectId, UserId};
 use persistence::DbConnection;
-use persistence::admin::{self, Actor};
+use persistence::admin;
 use persistence::people::Role;
 use persistence::timetable::{self as tt, NewSlot};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::common::{db, managed_class, managed_school, readable_class};
+use super::common::{db, managed_class, managed_school, readable_class, school_actor};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::ValidJson;
-
-fn actor(caller: &Caller, school: SchoolId) -> Result<Actor, ApiError> {
-    Ok(Actor {
-        school,
-        user: caller.person()?,
-        at: Utc::now().naive_utc(),
-    })
-}
 
 // ---------------------------------------------------------------------------------------------
 // Groups
@@ -188,7 +180,7 @@ pub async fn create_class_group(
             ));
         }
         let members = check_members(conn, class, &request.student_ids)?;
-        let actor = actor(&caller, school)?;
+        let actor = school_actor(&caller, school)?;
         Ok(tt::create_group(
             conn,
             &actor,
@@ -242,7 +234,7 @@ pub async fn put_group_members(
             .filter(|g| g.class_id == class.get())
             .ok_or(ApiError::NotFound)?;
         let members = check_members(conn, class, &request.student_ids)?;
-        let actor = actor(&caller, found.school.school)?;
+        let actor = school_actor(&caller, found.school.school)?;
         Ok(tt::set_group_members(conn, &actor, &group, &members)?)
     })
     .await?;
@@ -539,7 +531,7 @@ pub async fn put_timetable(
         let found = managed_class(conn, &caller.principal, class)?;
         let school = found.school.school;
         let slots = check_slots(conn, school, class, &request.slots)?;
-        let actor = actor(&caller, school)?;
+        let actor = school_actor(&caller, school)?;
         let from = request.effective_from.unwrap_or_else(|| actor.at.date());
         Ok(tt::replace_timetable(conn, &actor, class, &slots, from)?)
     })
@@ -628,7 +620,7 @@ pub async fn generate_lessons(
         }
         let range = DateRange::new(from, term.ends_on, domain::TermDates::MAX_DAYS)
             .map_err(|e| ApiError::field("from", "out_of_range", e.to_string()))?;
-        let actor = actor(&caller, school)?;
+        let actor = school_actor(&caller, school)?;
         let generated = tt::generate_lessons(conn, &actor, class, range)?;
         Ok(GeneratedView {
             from: range.from(),
@@ -751,7 +743,7 @@ pub async fn create_holiday(
         managed_school(conn, &caller.principal, school)?;
         let days = DateRange::new(request.starts_on, request.ends_on, 120)
             .map_err(|e| ApiError::field("ends_on", "out_of_range", e.to_string()))?;
-        let actor = actor(&caller, SchoolId(school))?;
+        let actor = school_actor(&caller, SchoolId(school))?;
         let (holiday, cancelled) = tt::add_holiday(conn, &actor, request.name.trim(), days)?;
         let mut view = HolidayView::from(holiday);
         view.lessons_cancelled = Some(cancelled);
@@ -789,7 +781,7 @@ pub async fn delete_holiday(
     let (school, holiday) = path.into_inner();
     db(&state, move |conn| {
         managed_school(conn, &caller.principal, school)?;
-        let actor = actor(&caller, SchoolId(school))?;
+        let actor = school_actor(&caller, SchoolId(school))?;
         if tt::remove_holiday(conn, &actor, holiday)? {
             Ok(())
         } else {
