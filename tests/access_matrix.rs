@@ -88,6 +88,8 @@ enum Rule {
     /// Writing a lesson's plan or grades; targets: 5А and 7В in the subject the teacher
     /// teaches in 5А, a class of the other school, a missing one.
     WriteLesson,
+    /// Reading a school's full ranking; targets: the school, the other school, a missing one.
+    ReadSchoolRanking,
 }
 
 /// The targets of each rule, in column order.
@@ -96,6 +98,7 @@ fn targets(rule: Rule) -> &'static [&'static str] {
         Rule::Public | Rule::OwnAccount => &["-"],
         Rule::ManageSchool => &["school", "missing school"],
         Rule::ManageMunicipality => &["municipality", "missing municipality"],
+        Rule::ReadSchoolRanking => &["school", "other school", "missing school"],
         Rule::ReadStudent => &[
             "student of 5А in the family",
             "student of 7В outside the family",
@@ -160,6 +163,15 @@ fn expected(rule: Rule, who: Who) -> Vec<Expect> {
             SchoolAdmin | IntegratorWithScope => vec![A, A, H, H],
             OtherSchoolAdmin => vec![H, H, A, H],
         },
+        //                                           school other missing
+        Rule::ReadSchoolRanking => match who {
+            Anonymous => vec![U, U, U],
+            Student | Parent | IntegratorWithoutScope => vec![F, F, F],
+            Teacher | ClassTeacher | SchoolAdmin | MunicipalityAdmin | IntegratorWithScope => {
+                vec![A, H, H]
+            }
+            OtherSchoolAdmin => vec![H, A, H],
+        },
     }
 }
 
@@ -221,7 +233,9 @@ fn rule_of(operation: &str) -> Option<Rule> {
         | "move_student"
         | "get_grading"
         | "create_grade_scale"
-        | "create_work_type" => Rule::ManageSchool,
+        | "create_work_type"
+        | "put_grading_rule" => Rule::ManageSchool,
+        "get_school_ranking" => Rule::ReadSchoolRanking,
         "register_municipality_integrator"
         | "list_municipality_integrators"
         | "revoke_municipality_integrator"
@@ -235,6 +249,7 @@ const MISSING: i64 = 987_654_321;
 /// The world the matrix runs in.
 struct World {
     school: SchoolId,
+    other_school: SchoolId,
     municipality: MunicipalityId,
     class_5a: ClassId,
     class_7v: ClassId,
@@ -582,6 +597,7 @@ async fn world(app: &TestApp) -> World {
     tokens.insert(Who::Anonymous, String::new());
     World {
         school,
+        other_school,
         municipality,
         class_5a,
         class_7v,
@@ -1125,6 +1141,18 @@ fn request(
             (format!("{v1}/classes/{class}/ranking?term_id={term}"), None)
         }
         "get_grading" => (format!("{v1}/schools/{s}/grading"), None),
+        "put_grading_rule" => (
+            format!("{v1}/schools/{s}/grading/rule"),
+            Some(json!({"threshold": 50, "min_grades": 3})),
+        ),
+        "get_school_ranking" => {
+            let (school, term) = [
+                (world.school.get(), world.last_term),
+                (world.other_school.get(), world.other_term),
+                (MISSING, world.last_term),
+            ][target];
+            (format!("{v1}/schools/{school}/ranking?term_id={term}"), None)
+        }
         "create_grade_scale" => (
             format!("{v1}/schools/{s}/grade-scales"),
             Some(json!({"name": format!("Шкала {n}"), "min_points": 1, "max_points": 10})),

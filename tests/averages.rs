@@ -20,6 +20,7 @@ on_both_backends!(
     a_parent_sees_averages_and_rank_and_nothing_of_other_children,
     term_grades_are_set_beside_suggestions_and_locked_terms_hold,
     a_school_adds_scales_and_work_types_that_teachers_grade_with,
+    a_school_sets_its_rounding_rule_and_teachers_read_the_school_ranking,
 );
 
 impl School {
@@ -49,11 +50,16 @@ impl School {
 
     /// A lesson added by the administration (any subject), taught by demo-teacher.
     async fn admin_lesson(&self, subject: i64, date: &str) -> Value {
+        self.admin_lesson_in(self.class, subject, date).await
+    }
+
+    /// A lesson of `class` added by the administration, taught by demo-teacher.
+    async fn admin_lesson_in(&self, class: i64, subject: i64, date: &str) -> Value {
         let reply = self
             .app
             .post_as(
                 &self.admin,
-                &format!("/api/v1/classes/{}/lessons", self.class),
+                &format!("/api/v1/classes/{class}/lessons"),
                 &json!({"date": date, "number": 6, "subject_id": subject, "teacher_id": self.teacher_id}),
             )
             .await;
@@ -424,7 +430,7 @@ async fn a_parent_sees_averages_and_rank_and_nothing_of_other_children(backend: 
     assert_eq!(rank.status, 200, "{}", String::from_utf8_lossy(&rank.body));
     let text = String::from_utf8_lossy(&rank.body).to_string();
     let rank = rank.json();
-    for standing in [&rank["class"], &rank["school"]] {
+    for standing in [&rank["class"], &rank["grade_level"], &rank["school"]] {
         assert_eq!(standing["position"], 2, "{rank}");
         assert_eq!(
             standing["out_of"], 3,
@@ -454,7 +460,7 @@ async fn a_parent_sees_averages_and_rank_and_nothing_of_other_children(backend: 
             "another child's name in the rank: {name}"
         );
     }
-    for standing in [&rank["class"], &rank["school"]] {
+    for standing in [&rank["class"], &rank["grade_level"], &rank["school"]] {
         let keys: BTreeSet<&str> = standing
             .as_object()
             .map(|o| o.keys().map(String::as_str).collect())
@@ -890,5 +896,288 @@ async fn a_school_adds_scales_and_work_types_that_teachers_grade_with(backend: B
         averages["subjects"],
         json!([]),
         "a 10-point grade is not averaged with 5-point ones"
+    );
+}
+
+/// The ids of a class's students (as the administration sees them), by name.
+async fn class_roster(s: &School, class: i64) -> Vec<i64> {
+    s.app
+        .get_as(&s.admin, &format!("/api/v1/classes/{class}/students"))
+        .await
+        .json()["items"]
+        .as_array()
+        .map(|items| items.iter().map(|r| num(&r["id"])).collect())
+        .unwrap_or_default()
+}
+
+fn class_id(s: &School, level: i16, letter: &str) -> i64 {
+    use diesel::prelude::*;
+    use persistence::schema::classes;
+    let mut conn = s.app.pool().get().unwrap_or_else(|e| panic!("{e}"));
+    classes::table
+        .filter(classes::school_id.eq(s.school))
+        .filter(classes::grade_level.eq(level))
+        .filter(classes::letter.eq(letter))
+        .select(classes::id)
+        .first(&mut conn)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// (student, position, average, class name) of each row of a ranking page.
+fn ranking_rows(page: &Value) -> Vec<(i64, Value, Value, String)> {
+    page["rows"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .map(|r| {
+                    (
+                        num(&r["student_id"]),
+                        r["position"].clone(),
+                        r["average"].clone(),
+                        r["class_name"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn a_school_sets_its_rounding_rule_and_teachers_read_the_school_ranking(backend: Backend) {
+    let s = school_of(backend, "А").await;
+    let term = s.term3();
+    let maths = s.subject_named("Математика");
+    let (c5a, c5b, c7v) = (s.class, class_id(&s, 5, "Б"), class_id(&s, 7, "В"));
+    let (r5a, r5b, r7v) = (
+        class_roster(&s, c5a).await,
+        class_roster(&s, c5b).await,
+        class_roster(&s, c7v).await,
+    );
+    let enrolled = r5a.len() + r5b.len() + r7v.len();
+    let (a5, b5, v7, w7) = (r5a[0], r5b[0], r7v[0], r7v[1]);
+    let g = |id: String, student: i64, work_type: i64, value: i64| json!({"client_id": id, "student_id": student, "work_type_id": work_type, "value": value});
+    // a5: 11/3 = 3.67; b5: 14/3 = 4.67; v7: 14/4 = 3.50; w7: 5.00.
+    for (class, grades) in [
+        (c5a, vec![(a5, vec![4, 4, 3])]),
+        (c5b, vec![(b5, vec![5, 5, 4])]),
+        (c7v, vec![(v7, vec![4, 3, 4, 3]), (w7, vec![5, 5, 5])]),
+    ] {
+        let lesson = s.admin_lesson_in(class, maths, "2027-01-20").await;
+        let oral = lesson["work_types"]
+            .as_array()
+            .and_then(|t| t.iter().find(|t| t["weight"] == 1))
+            .map(|t| num(&t["id"]))
+            .unwrap_or_else(|| panic!("no oral answer"));
+        let body: Vec<Value> = grades
+            .iter()
+            .flat_map(|(student, values)| {
+                values
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, v)| g(format!("{student}-{i}"), *student, oral, *v))
+            })
+            .collect();
+        let reply = s
+            .admin_grades(&lesson, &format!("k{class}"), Value::Array(body))
+            .await;
+        assert_eq!(
+            reply.status,
+            201,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+    }
+
+    // The full school table, for a teacher of the school, best first, with classes.
+    let ranking = |query: String| {
+        let s = &s;
+        async move {
+            s.app
+                .get_as(
+                    &s.teacher,
+                    &format!(
+                        "/api/v1/schools/{}/ranking?term_id={term}&{query}",
+                        s.school
+                    ),
+                )
+                .await
+        }
+    };
+    let page = ranking("limit=200".to_owned()).await;
+    assert_eq!(page.status, 200, "{}", String::from_utf8_lossy(&page.body));
+    let page = page.json();
+    assert_eq!(page["out_of"], 4);
+    let rows = ranking_rows(&page);
+    assert_eq!(
+        rows[..4].to_vec(),
+        vec![
+            (w7, json!(1), json!("5.00"), "7В".to_owned()),
+            (b5, json!(2), json!("4.67"), "5Б".to_owned()),
+            (a5, json!(3), json!("3.67"), "5А".to_owned()),
+            (v7, json!(4), json!("3.50"), "7В".to_owned()),
+        ]
+    );
+    assert!(rows[4..].iter().all(|r| r.1.is_null() && r.2.is_null()));
+    assert_eq!(rows.len(), enrolled, "every enrolled student, once");
+    assert!(page["next_cursor"].is_null());
+
+    // Pages of two: the first two, then the next two, and so on.
+    let first = ranking("limit=2".to_owned()).await.json();
+    assert_eq!(
+        ranking_rows(&first).iter().map(|r| r.0).collect::<Vec<_>>(),
+        vec![w7, b5]
+    );
+    let cursor = first["next_cursor"].as_str().unwrap_or_default().to_owned();
+    let second = ranking(format!("limit=2&cursor={cursor}")).await.json();
+    assert_eq!(
+        ranking_rows(&second)
+            .iter()
+            .map(|r| (r.0, r.1.clone()))
+            .collect::<Vec<_>>(),
+        vec![(a5, json!(3)), (v7, json!(4))]
+    );
+
+    // One grade level; one subject.
+    let fifth = ranking("grade_level=5&limit=200".to_owned()).await.json();
+    let fifth_rows = ranking_rows(&fifth);
+    assert_eq!(fifth["out_of"], 2);
+    assert_eq!(
+        fifth_rows[..2]
+            .iter()
+            .map(|r| (r.0, r.1.clone()))
+            .collect::<Vec<_>>(),
+        vec![(b5, json!(1)), (a5, json!(2))]
+    );
+    assert_eq!(fifth_rows.len(), r5a.len() + r5b.len());
+    assert!(fifth_rows.iter().all(|r| r.3.starts_with('5')));
+    let by_maths = ranking(format!("subject_id={maths}&limit=4")).await.json();
+    assert_eq!(by_maths["subject_id"], maths);
+    assert_eq!(
+        ranking_rows(&by_maths)
+            .iter()
+            .map(|r| r.0)
+            .collect::<Vec<_>>(),
+        vec![w7, b5, a5, v7]
+    );
+    for (query, field) in [
+        ("subject_id=987654".to_owned(), "subject_id"),
+        ("grade_level=12".to_owned(), "grade_level"),
+        ("cursor=later".to_owned(), "cursor"),
+        ("limit=0".to_owned(), "limit"),
+    ] {
+        let refused = ranking(query).await;
+        assert_eq!(
+            refused.assert_problem(422, "validation_failed")["errors"][0]["field"],
+            field
+        );
+    }
+
+    // A parent never reads the table; the student's own rank gives class, level and school.
+    let (parent, _) = s.app.tokens("demo-parent").await;
+    s.app
+        .get_as(&parent, &format!("/api/v1/schools/{}/ranking", s.school))
+        .await
+        .assert_problem(403, "forbidden");
+    let rank = s
+        .app
+        .get_as(
+            &s.admin,
+            &format!("/api/v1/students/{v7}/rank?term_id={term}"),
+        )
+        .await
+        .json();
+    let place = |which: &str| {
+        (
+            rank[which]["position"].clone(),
+            rank[which]["out_of"].clone(),
+        )
+    };
+    assert_eq!(place("class"), (json!(2), json!(2)));
+    assert_eq!(place("grade_level"), (json!(2), json!(2)));
+    assert_eq!(place("school"), (json!(4), json!(4)));
+
+    // The school's rule: x.50 rounds up and three grades suffice, until it says otherwise.
+    let suggested = |student: i64| {
+        let s = &s;
+        async move {
+            s.app
+                .get_as(
+                    &s.admin,
+                    &format!("/api/v1/students/{student}/averages?term_id={term}"),
+                )
+                .await
+                .json()["subjects"][0]["suggested"]
+                .clone()
+        }
+    };
+    let grading = format!("/api/v1/schools/{}/grading", s.school);
+    assert_eq!(
+        s.app.get_as(&s.admin, &grading).await.json()["rule"],
+        json!({"threshold": 50, "min_grades": 3})
+    );
+    assert_eq!(suggested(v7).await["grade"], 4);
+    let rule_path = format!("{grading}/rule");
+    for (body, field) in [
+        (json!({"threshold": 0, "min_grades": 3}), "threshold"),
+        (json!({"threshold": 101, "min_grades": 3}), "threshold"),
+        (json!({"threshold": 50, "min_grades": 0}), "min_grades"),
+        (json!({"threshold": 50, "min_grades": 21}), "min_grades"),
+    ] {
+        let refused = s.put(&s.admin, &rule_path, &body).await;
+        assert_eq!(
+            refused.assert_problem(422, "validation_failed")["errors"][0]["field"],
+            field,
+            "{body}"
+        );
+    }
+    s.put(
+        &s.teacher,
+        &rule_path,
+        &json!({"threshold": 60, "min_grades": 4}),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    assert_eq!(
+        suggested(v7).await["grade"],
+        4,
+        "nothing refused was applied"
+    );
+
+    let set = s
+        .put(
+            &s.admin,
+            &rule_path,
+            &json!({"threshold": 60, "min_grades": 4}),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{}", String::from_utf8_lossy(&set.body));
+    assert_eq!(set.json(), json!({"threshold": 60, "min_grades": 4}));
+    // 3.50 no longer rounds up; three grades are too few now, for a suggestion and a rank.
+    assert_eq!(suggested(v7).await["grade"], 3);
+    assert_eq!(
+        suggested(a5).await,
+        json!({"grade": null, "reason": "not_enough_grades"})
+    );
+    let now = ranking("limit=1".to_owned()).await.json();
+    assert_eq!(now["out_of"], 1);
+    assert_eq!(now["rule"], json!({"threshold": 60, "min_grades": 4}));
+    assert_eq!(ranking_rows(&now)[0].0, v7);
+
+    let audit = s
+        .app
+        .get_as(
+            &s.admin,
+            &format!("/api/v1/schools/{}/audit-events?limit=200", s.school),
+        )
+        .await
+        .json();
+    let entry = audit["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|e| e["action"] == "grading_rule.set"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no audit entry: {audit}"));
+    assert_eq!(
+        entry["details"],
+        json!({"old": {"round_up_from": 50, "min_grades": 3},
+               "new": {"round_up_from": 60, "min_grades": 4}})
     );
 }

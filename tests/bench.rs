@@ -40,7 +40,7 @@ async fn the_benchmark_runs_end_to_end_on_a_tiny_school(backend: Backend) {
     assert_eq!(report.counts.grades, 31 * 15 * 4);
     assert_eq!(report.counts.grade_events, report.counts.grades);
     assert!(report.counts.lessons > 0 && report.counts.attendance_marks > 0);
-    assert_eq!(report.rows.len(), 6, "{}", report.render());
+    assert_eq!(report.rows.len(), 10, "{}", report.render());
     for row in &report.rows {
         let m = &row.measurement;
         assert!(
@@ -52,9 +52,11 @@ async fn the_benchmark_runs_end_to_end_on_a_tiny_school(backend: Backend) {
         );
         assert!(m.p50_ms() <= m.p99_ms());
     }
-    // The API rows are compared with the limit and the ceiling.
-    assert!(report.rows.iter().filter(|r| r.ratio().is_some()).count() == 3);
-    assert_eq!(report.verdicts.len(), 4);
+    // The API rows are compared with the limit and the ceiling, the rankings from the
+    // running sums with the window function over the raw grades (which agreed on who is
+    // ranked, or the run would have stopped).
+    assert!(report.rows.iter().filter(|r| r.ratio().is_some()).count() == 6);
+    assert_eq!(report.verdicts.len(), 7);
     let rendered = report.render();
     assert!(
         rendered.contains("| scenario | database | requests |"),
@@ -62,6 +64,10 @@ async fn the_benchmark_runs_end_to_end_on_a_tiny_school(backend: Backend) {
     );
     assert!(
         rendered.contains("open the diary week: p99 under 10 ms"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("rank the school: at least 50 times"),
         "{rendered}"
     );
 }

@@ -376,6 +376,8 @@ pub enum Operation {
     ManageMunicipality,
     /// [`read_school_reports`].
     ReadSchoolReports,
+    /// [`read_school_ranking`].
+    ReadSchoolRanking,
     /// [`lock_term`].
     LockTerm,
     /// [`change_locked`].
@@ -405,6 +407,13 @@ impl Operation {
             Self::ReadSchoolReports => {
                 matches!(grant, Grant::SchoolAdmin(_) | Grant::MunicipalityAdmin(_))
             }
+            Self::ReadSchoolRanking => matches!(
+                grant,
+                Grant::Teacher { .. }
+                    | Grant::ClassTeacher { .. }
+                    | Grant::SchoolAdmin(_)
+                    | Grant::MunicipalityAdmin(_)
+            ),
         }
     }
 
@@ -419,6 +428,7 @@ impl Operation {
             }
             Self::WriteLesson(entry) => scopes.contains(&entry.required_scope()),
             Self::ReadSchoolReports => scopes.contains(&Scope::ReportsRead),
+            Self::ReadSchoolRanking => holds_all(Record::Grades.required_scopes()),
             Self::ManageSchool | Self::ManageMunicipality | Self::LockTerm | Self::ChangeLocked => {
                 false
             }
@@ -705,6 +715,23 @@ pub fn read_school_reports(principal: &Principal, school: &SchoolRef) -> Decisio
         Operation::ReadSchoolReports,
         school,
         |grant| grant.governs(school),
+        |grant| grant.sees_school(school),
+    )
+}
+
+/// Reading a school's full ranking table: every student's name, averages and position.
+///
+/// Allowed to: the school's teachers and class teachers (whatever they teach); its
+/// administration; its municipality; an integrator holding `grades:read` whose tenancy covers
+/// the school. Teachers and administrators of other schools get [`Decision::NotFound`];
+/// parents and students [`Decision::Forbidden`]: they see a position and a distribution,
+/// never other children's names or averages.
+pub fn read_school_ranking(principal: &Principal, school: &SchoolRef) -> Decision {
+    decide(
+        principal,
+        Operation::ReadSchoolRanking,
+        school,
+        |grant| grant.sees_school(school),
         |grant| grant.sees_school(school),
     )
 }
@@ -1305,6 +1332,43 @@ mod tests {
         );
     }
 
+    #[test]
+    fn read_school_ranking_table() {
+        #[rustfmt::skip]
+        let matrix = [
+            //                                 S1  S2  S3
+            ("nobody",                         [F,  F,  F]),
+            ("pupil_ann",                      [F,  F,  F]),
+            ("parent_ann",                     [F,  F,  F]),
+            ("parent_boris",                   [F,  F,  F]),
+            ("parent_vera_gleb",               [F,  F,  F]),
+            ("teacher_5a_math",                [A,  N,  N]),
+            ("teacher_7b_rus",                 [A,  N,  N]),
+            ("class_teacher_7b",               [A,  N,  N]),
+            ("teacher_6a_math_s2",             [N,  A,  N]),
+            ("teacher_7b_math_and_parent_dina",[A,  N,  N]),
+            ("teacher_s2_claiming_5a",         [N,  A,  N]),
+            ("admin_s1",                       [A,  N,  N]),
+            ("admin_s2",                       [N,  A,  N]),
+            ("admin_s2_teacher_5a_math",       [A,  A,  N]),
+            ("muni_1",                         [A,  A,  N]),
+            ("muni_2",                         [N,  N,  A]),
+            ("int_s1_all",                     [A,  N,  N]),
+            ("int_s1_read",                    [A,  N,  N]),
+            ("int_s1_none",                    [F,  F,  F]),
+            ("int_m1_all",                     [A,  A,  N]),
+            ("int_m2_reports",                 [F,  F,  F]),
+        ];
+        let columns = ["S1", "S2", "S3"];
+        check(
+            "read_school_ranking",
+            columns,
+            &matrix,
+            &schools(),
+            read_school_ranking,
+        );
+    }
+
     /// The resource-free answer: 404 for an id that does not exist when the role may use the
     /// operation, 403 otherwise.
     #[test]
@@ -1316,33 +1380,34 @@ mod tests {
             ("manage_school", Operation::ManageSchool),
             ("manage_municipality", Operation::ManageMunicipality),
             ("read_school_reports", Operation::ReadSchoolReports),
+            ("read_school_ranking", Operation::ReadSchoolRanking),
             ("lock_term", Operation::LockTerm),
             ("change_locked", Operation::ChangeLocked),
         ];
         #[rustfmt::skip]
         let matrix = [
-            //                       read_student read_class write_lesson manage muni reports lock change_locked
-            ("nobody",                         [F, F, F, F, F, F, F, F]),
-            ("pupil_ann",                      [N, F, F, F, F, F, F, F]),
-            ("parent_ann",                     [N, F, F, F, F, F, F, F]),
-            ("parent_boris",                   [N, F, F, F, F, F, F, F]),
-            ("parent_vera_gleb",               [N, F, F, F, F, F, F, F]),
-            ("teacher_5a_math",                [N, N, N, F, F, F, F, F]),
-            ("teacher_7b_rus",                 [N, N, N, F, F, F, F, F]),
-            ("class_teacher_7b",               [N, N, N, F, F, F, F, F]),
-            ("teacher_6a_math_s2",             [N, N, N, F, F, F, F, F]),
-            ("teacher_7b_math_and_parent_dina",[N, N, N, F, F, F, F, F]),
-            ("teacher_s2_claiming_5a",         [N, N, N, F, F, F, F, F]),
-            ("admin_s1",                       [N, N, N, N, F, N, N, N]),
-            ("admin_s2",                       [N, N, N, N, F, N, N, N]),
-            ("admin_s2_teacher_5a_math",       [N, N, N, N, F, N, N, N]),
-            ("muni_1",                         [N, N, F, F, N, N, F, F]),
-            ("muni_2",                         [N, N, F, F, N, N, F, F]),
-            ("int_s1_all",                     [N, N, N, F, F, N, F, F]),
-            ("int_s1_read",                    [N, N, F, F, F, F, F, F]),
-            ("int_s1_none",                    [F, F, F, F, F, F, F, F]),
-            ("int_m1_all",                     [N, N, N, F, F, N, F, F]),
-            ("int_m2_reports",                 [F, F, F, F, F, N, F, F]),
+            //                       read_student read_class write_lesson manage muni reports ranking lock change_locked
+            ("nobody",                         [F, F, F, F, F, F, F, F, F]),
+            ("pupil_ann",                      [N, F, F, F, F, F, F, F, F]),
+            ("parent_ann",                     [N, F, F, F, F, F, F, F, F]),
+            ("parent_boris",                   [N, F, F, F, F, F, F, F, F]),
+            ("parent_vera_gleb",               [N, F, F, F, F, F, F, F, F]),
+            ("teacher_5a_math",                [N, N, N, F, F, F, N, F, F]),
+            ("teacher_7b_rus",                 [N, N, N, F, F, F, N, F, F]),
+            ("class_teacher_7b",               [N, N, N, F, F, F, N, F, F]),
+            ("teacher_6a_math_s2",             [N, N, N, F, F, F, N, F, F]),
+            ("teacher_7b_math_and_parent_dina",[N, N, N, F, F, F, N, F, F]),
+            ("teacher_s2_claiming_5a",         [N, N, N, F, F, F, N, F, F]),
+            ("admin_s1",                       [N, N, N, N, F, N, N, N, N]),
+            ("admin_s2",                       [N, N, N, N, F, N, N, N, N]),
+            ("admin_s2_teacher_5a_math",       [N, N, N, N, F, N, N, N, N]),
+            ("muni_1",                         [N, N, F, F, N, N, N, F, F]),
+            ("muni_2",                         [N, N, F, F, N, N, N, F, F]),
+            ("int_s1_all",                     [N, N, N, F, F, N, N, F, F]),
+            ("int_s1_read",                    [N, N, F, F, F, F, N, F, F]),
+            ("int_s1_none",                    [F, F, F, F, F, F, F, F, F]),
+            ("int_m1_all",                     [N, N, N, F, F, N, N, F, F]),
+            ("int_m2_reports",                 [F, F, F, F, F, N, F, F, F]),
         ];
         let columns = operations.map(|(name, _)| name);
         check("when_missing", columns, &matrix, &operations, |p, op| {
@@ -1731,6 +1796,7 @@ mod tests {
         Write(LessonRef, LessonEntry),
         Manage(SchoolRef),
         Reports(SchoolRef),
+        Ranking(SchoolRef),
         Lock(SchoolRef),
         ChangeLocked(LessonRef),
     }
@@ -1743,6 +1809,7 @@ mod tests {
                 Self::Write(l, entry) => write_lesson(p, l, *entry),
                 Self::Manage(s) => manage_school(p, s),
                 Self::Reports(s) => read_school_reports(p, s),
+                Self::Ranking(s) => read_school_ranking(p, s),
                 Self::Lock(s) => lock_term(p, s),
                 Self::ChangeLocked(l) => change_locked(p, l),
             }
@@ -1755,6 +1822,7 @@ mod tests {
                 Self::Write(_, entry) => Operation::WriteLesson(*entry),
                 Self::Manage(_) => Operation::ManageSchool,
                 Self::Reports(_) => Operation::ReadSchoolReports,
+                Self::Ranking(_) => Operation::ReadSchoolRanking,
                 Self::Lock(_) => Operation::LockTerm,
                 Self::ChangeLocked(_) => Operation::ChangeLocked,
             }
@@ -1765,7 +1833,7 @@ mod tests {
                 Self::Student(s, _) => s.school,
                 Self::Class(c, _) => c.school,
                 Self::Write(l, _) | Self::ChangeLocked(l) => l.class.school,
-                Self::Manage(s) | Self::Reports(s) | Self::Lock(s) => *s,
+                Self::Manage(s) | Self::Reports(s) | Self::Ranking(s) | Self::Lock(s) => *s,
             }
         }
     }
@@ -1779,6 +1847,7 @@ mod tests {
             (arb_lesson(), entry).prop_map(|(l, e)| Call::Write(l, e)),
             arb_school().prop_map(Call::Manage),
             arb_school().prop_map(Call::Reports),
+            arb_school().prop_map(Call::Ranking),
             arb_school().prop_map(Call::Lock),
             arb_lesson().prop_map(Call::ChangeLocked),
         ]

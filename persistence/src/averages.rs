@@ -11,11 +11,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
-use domain::averages::Sums;
+use domain::averages::{RoundingRule, Sums};
 use domain::{SchoolId, StudentId};
 
 use crate::journal::{Grade, Lesson};
-use crate::schema::{grade_scales, grades, lessons, subject_sums, terms, work_types};
+use crate::schema::{
+    grade_scales, grades, lessons, school_grading_rules, subject_sums, terms, work_types,
+};
 use crate::{DbConnection, PersistenceError, Result};
 
 /// Where a contribution goes.
@@ -503,5 +505,76 @@ pub fn set_final_grades(
             )?;
         }
         Ok(changed)
+    })
+}
+
+/// The school's rounding rule: its own, or the standard one (x.50 rounds up, three grades)
+/// until it sets one.
+///
+/// # Errors
+/// On a database failure or a stored rule outside the domain's bounds.
+pub fn rounding_rule(conn: &mut DbConnection, school: SchoolId) -> Result<RoundingRule> {
+    let stored: Option<(i16, i16)> = school_grading_rules::table
+        .find(school.get())
+        .select((
+            school_grading_rules::round_up_from,
+            school_grading_rules::min_grades,
+        ))
+        .first(conn)
+        .optional()?;
+    match stored {
+        None => Ok(RoundingRule::STANDARD),
+        Some((threshold, min_grades)) => {
+            RoundingRule::new(i64::from(threshold), i64::from(min_grades))
+                .map_err(|e| PersistenceError::Conflict(e.to_string()))
+        }
+    }
+}
+
+/// Sets the school's rounding rule (audited with the old and the new rule). Suggestions and
+/// ranks read it on every request, so the change shows at once; term grades already set stay.
+///
+/// # Errors
+/// On a database failure.
+pub fn set_rounding_rule(
+    conn: &mut DbConnection,
+    actor: &crate::admin::Actor,
+    rule: RoundingRule,
+) -> Result<()> {
+    conn.transaction(|conn| {
+        let old = rounding_rule(conn, actor.school)?;
+        let values = (
+            school_grading_rules::round_up_from.eq(i16::from(rule.threshold())),
+            school_grading_rules::min_grades.eq(i16::from(rule.min_grades())),
+            school_grading_rules::updated_by.eq(Some(actor.user.get())),
+            school_grading_rules::updated_at.eq(actor.at),
+        );
+        let updated = diesel::update(school_grading_rules::table.find(actor.school.get()))
+            .set(values)
+            .execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(school_grading_rules::table)
+                .values((
+                    school_grading_rules::school_id.eq(actor.school.get()),
+                    values,
+                ))
+                .execute(conn)?;
+        }
+        crate::audit::record(
+            conn,
+            &crate::audit::Entry {
+                owner: crate::audit::Owner::School(actor.school),
+                actor: Some(actor.user),
+                action: "grading_rule.set",
+                target_type: "school",
+                target_id: actor.school.get(),
+                details: serde_json::json!({
+                    "old": { "round_up_from": old.threshold(), "min_grades": old.min_grades() },
+                    "new": { "round_up_from": rule.threshold(), "min_grades": rule.min_grades() },
+                }),
+                at: actor.at,
+            },
+        )?;
+        Ok(())
     })
 }

@@ -998,3 +998,56 @@ mod tests {
         assert_eq!(days.len(), 3);
     }
 }
+
+/// One student's place in [`rank_from_grades`].
+#[derive(Debug, Clone, PartialEq, QueryableByName)]
+pub struct RawRank {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub student_id: i64,
+    #[diesel(sql_type = diesel::sql_types::Double)]
+    pub overall: f64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub position: i64,
+}
+
+/// The benchmark's baseline: the school's ranking as a straightforward query computes it,
+/// from the raw grades of the term with a window function, not from the running sums. Each
+/// student's weighted average per subject over the default points scale, the mean of those,
+/// ranked with `RANK()` among the students with at least `min_grades` grades in every subject
+/// they have grades in.
+///
+/// # Errors
+/// On a database failure.
+pub fn rank_from_grades(
+    conn: &mut DbConnection,
+    school: SchoolId,
+    term: (NaiveDate, NaiveDate),
+    min_grades: i64,
+) -> Result<Vec<RawRank>> {
+    // Only numbers and dates formatted here go into the text: nothing from a user.
+    let query = diesel::sql_query(format!(
+        "WITH per_subject AS ( \
+           SELECT g.student_id, l.subject_id, \
+                  SUM(CAST(g.value AS INTEGER) * w.weight) * 1.0 / SUM(w.weight) AS average, \
+                  COUNT(*) AS n \
+           FROM grades g \
+           JOIN lessons l ON l.id = g.lesson_id \
+           JOIN work_types w ON w.id = g.work_type_id \
+           JOIN grade_scales s ON s.id = g.scale_id \
+           WHERE g.school_id = {school} AND g.deleted_at IS NULL \
+             AND s.kind = 'points' AND s.is_default = 1 \
+             AND l.lesson_date >= '{from}' AND l.lesson_date <= '{to}' \
+           GROUP BY g.student_id, l.subject_id \
+         ), overall AS ( \
+           SELECT student_id, AVG(average) AS overall, MIN(n) AS fewest \
+           FROM per_subject GROUP BY student_id \
+         ) \
+         SELECT student_id, CAST(overall AS DOUBLE PRECISION) AS overall, \
+                RANK() OVER (ORDER BY overall DESC) AS position \
+         FROM overall WHERE fewest >= {min_grades} ORDER BY position, student_id",
+        school = school.get(),
+        from = term.0.format("%Y-%m-%d"),
+        to = term.1.format("%Y-%m-%d"),
+    ));
+    Ok(on_backend!(conn, load, query)?)
+}

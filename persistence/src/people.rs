@@ -4,7 +4,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use domain::{ClassId, MunicipalityId, SchoolId, StudentId, UserId};
 
-use crate::schema::{enrollments, guardianships, role_assignments, students, users};
+use crate::schema::{classes, enrollments, guardianships, role_assignments, students, users};
 use crate::{DbConnection, Result};
 
 /// The roles a person can hold; stored as text.
@@ -281,6 +281,78 @@ pub fn class_students(
         .select(Student::as_select())
         .load(conn)
         .map_err(Into::into)
+}
+
+/// A student enrolled in the school on a day, with the class they are in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrolledStudent {
+    pub student_id: i64,
+    pub last_name: String,
+    pub first_name: String,
+    pub class_id: i64,
+    pub grade_level: i16,
+    pub letter: String,
+}
+
+impl EnrolledStudent {
+    /// The class's name, e.g. `5А`.
+    #[must_use]
+    pub fn class_name(&self) -> String {
+        format!("{}{}", self.grade_level, self.letter)
+    }
+}
+
+/// Every student enrolled in the school on `on`, with their class, in one query: by grade
+/// level, letter, last and first name. A student enrolled in two classes that day is listed
+/// once, in the first of them.
+///
+/// # Errors
+/// On a database failure.
+pub fn enrolled_students(
+    conn: &mut DbConnection,
+    school: SchoolId,
+    on: NaiveDate,
+) -> Result<Vec<EnrolledStudent>> {
+    let rows: Vec<(i64, String, String, i64, i16, String)> = students::table
+        .inner_join(enrollments::table.inner_join(classes::table))
+        .filter(enrollments::school_id.eq(school.get()))
+        .filter(enrollments::enrolled_on.le(on))
+        .filter(
+            enrollments::left_on
+                .is_null()
+                .or(enrollments::left_on.gt(on)),
+        )
+        .order((
+            classes::grade_level.asc(),
+            classes::letter.asc(),
+            students::last_name.asc(),
+            students::first_name.asc(),
+            students::id.asc(),
+        ))
+        .select((
+            students::id,
+            students::last_name,
+            students::first_name,
+            classes::id,
+            classes::grade_level,
+            classes::letter,
+        ))
+        .load(conn)?;
+    let mut seen = std::collections::HashSet::new();
+    Ok(rows
+        .into_iter()
+        .filter(|row| seen.insert(row.0))
+        .map(
+            |(student_id, last_name, first_name, class_id, grade_level, letter)| EnrolledStudent {
+                student_id,
+                last_name,
+                first_name,
+                class_id,
+                grade_level,
+                letter,
+            },
+        )
+        .collect())
 }
 
 /// The children linked to a parent, in every school.

@@ -458,6 +458,16 @@ diesel::joinable!(group_members -> class_groups (group_id));
 diesel::joinable!(timetable_slots -> subjects (subject_id));
 diesel::joinable!(individual_homework -> lessons (lesson_id));
 
+diesel::table! {
+    school_grading_rules (school_id) {
+        school_id -> BigInt,
+        round_up_from -> SmallInt,
+        min_grades -> SmallInt,
+        updated_by -> Nullable<BigInt>,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     municipalities,
     schools,
@@ -494,4 +504,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     generated_lessons,
     subject_sums,
     final_grades,
+    school_grading_rules,
 );

@@ -5,10 +5,12 @@
 //! The parts are meant to be reused by later scenarios: [`BenchSchool::prepare`] loads and
 //! serves a school, [`load`] drives N concurrent clients (or threads) and measures requests
 //! per second and latency percentiles, [`table`] prints the rows. The scenarios of the
-//! journal are [`grade_a_class`] and [`open_the_diary_week`].
+//! journal are [`grade_a_class`] and [`open_the_diary_week`]; of averages and ranks,
+//! [`ranking::rank_the_school`].
 
 pub mod client;
 pub mod load;
+pub mod ranking;
 pub mod table;
 
 use std::fmt::Write as _;
@@ -257,6 +259,7 @@ pub async fn run_target(target: &Target, options: &Options) -> Result<DatabaseRe
 async fn measure_journal(bench: &BenchSchool, options: &Options) -> Result<Vec<Row>, BenchError> {
     let mut rows = grade_a_class(bench, options).await?;
     rows.extend(open_the_diary_week(bench, options).await?);
+    rows.extend(ranking::rank_the_school(bench, options).await?);
     Ok(rows)
 }
 
@@ -292,6 +295,24 @@ fn verdicts(rows: &[Row]) -> Vec<Verdict> {
             measured: format!("{p99:.1} ms"),
             met: p99 < 10.0 && row.measurement.errors == 0,
         });
+    }
+    if let Some(row) = find(ranking::RANK_SUMS) {
+        let ratio = row.ratio().unwrap_or(0.0);
+        out.push(Verdict {
+            target: "rank the school: at least 50 times the window function over the grades".into(),
+            measured: format!("{ratio:.0} times"),
+            met: ratio >= 50.0 && row.measurement.errors == 0,
+        });
+    }
+    for scenario in [ranking::RANK_SUMS, ranking::RANK_API] {
+        if let Some(row) = find(scenario) {
+            let p99 = row.measurement.p99_ms();
+            out.push(Verdict {
+                target: format!("{scenario}: p99 under 5 ms"),
+                measured: format!("{p99:.1} ms"),
+                met: p99 < 5.0 && row.measurement.errors == 0,
+            });
+        }
     }
     if let Some(row) = find(DIARY_PACED) {
         let p99 = row.measurement.p99_ms();

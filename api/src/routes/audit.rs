@@ -25,11 +25,12 @@ pub struct AuditEvent {
     /// `integrator.registered`, `integrator.revoked`, `term.locked`, `term.unlocked`,
     /// `lesson.changed`, `lesson.individual_homework_set`, `group.created`,
     /// `group.members_set`, `holiday.declared`, `holiday.removed`, `timetable.replaced`,
-    /// `timetable.generated`.
+    /// `timetable.generated`, `grade_scale.added`, `work_type.added`, `grading_rule.set`,
+    /// `final_grade.set`.
     #[schema(example = "role.granted")]
     pub action: String,
     /// The kind of thing changed: `person`, `student`, `teaching_assignment`, `integrator`,
-    /// `term`, `lesson`, `group`, `holiday`, `class`.
+    /// `term`, `lesson`, `group`, `holiday`, `class`, `grade_scale`, `work_type`, `school`.
     pub target_type: String,
     pub target_id: i64,
     /// The change's values (never a secret or a password).

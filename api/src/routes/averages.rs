@@ -11,15 +11,21 @@ use std::collections::BTreeMap;
 use actix_web::{get, put, web};
 use chrono::{NaiveDate, Utc};
 use domain::access::{self, Operation, Record};
-use domain::averages::{Forecast, RoundingRule, Suggestion, Sums, forecast, suggest};
-use domain::ranking::{Bucket, histogram, rank_overall};
+use domain::averages::{
+    Average, Forecast, Hundredths, OverallAverage, RoundingRule, Suggestion, Sums, forecast,
+    suggest,
+};
+use domain::ranking::{Bucket, Ranking, Unranked, histogram, rank_overall, rank_subject};
 use domain::{ClassId, Scale, SchoolId, StudentId};
 use persistence::DbConnection;
-use persistence::averages::{SumsRow, school_sums, student_sums};
+use persistence::averages::{SumsRow, rounding_rule, school_sums, student_sums};
+use persistence::people::EnrolledStudent;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::common::{db, readable_class, readable_student, school_subject, school_term};
+use super::common::{
+    PageQuery, db, readable_class, readable_student, school_for, school_subject, school_term,
+};
 use crate::AppState;
 use crate::auth::{Caller, enforce};
 use crate::error::{ApiError, Problem};
@@ -170,7 +176,7 @@ pub async fn get_student_averages(
         let school = found.school.school;
         let term = school_term(conn, school, term_id)?;
         let scale = school_scale(conn, school)?;
-        let rule = RoundingRule::STANDARD;
+        let rule = rounding_rule(conn, school)?;
         let names: BTreeMap<i64, String> = persistence::schools::list_subjects(conn, school)?
             .into_iter()
             .map(|s| (s.id, s.name))
@@ -244,63 +250,128 @@ pub struct Standing {
 pub struct RankView {
     pub student_id: i64,
     pub term: TermRef,
-    /// Among the students of the student's class (their first class, if several).
+    /// Ranked by this subject's average; by the overall average when absent.
+    pub subject_id: Option<i64>,
+    /// Among the students of the student's class (their first class, if several); absent
+    /// when the student is in no class that day.
     pub class: Option<Standing>,
+    /// Among the students of the same grade level (every class of the parallel).
+    pub grade_level: Option<Standing>,
     /// Among the students of the school.
     pub school: Standing,
 }
 
-/// Each student's per-subject sums, for the given students.
-fn by_student(rows: &[SumsRow]) -> Result<BTreeMap<i64, Vec<Sums>>, ApiError> {
-    let mut out: BTreeMap<i64, Vec<Sums>> = BTreeMap::new();
+/// Each student's sums per subject.
+pub(crate) type SumsByStudent = BTreeMap<i64, Vec<(i64, Sums)>>;
+
+fn by_student(rows: &[SumsRow]) -> Result<SumsByStudent, ApiError> {
+    let mut out: SumsByStudent = BTreeMap::new();
     for row in rows {
-        out.entry(row.student_id).or_default().push(sums_of(row)?);
+        out.entry(row.student_id)
+            .or_default()
+            .push((row.subject_id, sums_of(row)?));
     }
     Ok(out)
 }
 
-fn standing(
-    student: StudentId,
-    among: &[i64],
-    sums: &BTreeMap<i64, Vec<Sums>>,
-    scale: Scale,
-    rule: RoundingRule,
-) -> Standing {
-    let students: Vec<(StudentId, Vec<Sums>)> = among
-        .iter()
-        .map(|id| (StudentId(*id), sums.get(id).cloned().unwrap_or_default()))
-        .collect();
-    let ranking = rank_overall(&students, rule);
-    let mine = ranking.find(student);
-    let unranked = ranking.unranked().iter().find(|u| u.student == student);
+/// A ranking reduced to what the views show: positions and shown averages.
+pub(crate) struct Table {
+    /// Best first: (student, position, shown average).
+    pub(crate) ranked: Vec<(i64, usize, Hundredths)>,
+    pub(crate) unranked: Vec<Unranked>,
+}
+
+impl Table {
+    fn of<A>(ranking: &Ranking<A>, shown: impl Fn(&A) -> Hundredths) -> Self {
+        Self {
+            ranked: ranking
+                .ranked()
+                .iter()
+                .map(|r| (r.student.get(), r.position, shown(&r.average)))
+                .collect(),
+            unranked: ranking.unranked().to_vec(),
+        }
+    }
+}
+
+/// Ranks `among` by their overall average, or by their average in `subject`.
+fn rank_by(among: &[i64], sums: &SumsByStudent, subject: Option<i64>, rule: RoundingRule) -> Table {
+    let of = |id: &i64| sums.get(id).map(Vec::as_slice).unwrap_or_default();
+    match subject {
+        None => {
+            let students: Vec<(StudentId, Vec<Sums>)> = among
+                .iter()
+                .map(|id| (StudentId(*id), of(id).iter().map(|(_, s)| *s).collect()))
+                .collect();
+            Table::of(&rank_overall(&students, rule), OverallAverage::shown)
+        }
+        Some(subject) => {
+            let students: Vec<(StudentId, Sums)> = among
+                .iter()
+                .map(|id| {
+                    let mine = of(id).iter().find(|(s, _)| *s == subject);
+                    (StudentId(*id), mine.map_or(Sums::EMPTY, |(_, s)| *s))
+                })
+                .collect();
+            Table::of(&rank_subject(&students, rule), |a: &Average| a.shown())
+        }
+    }
+}
+
+fn standing(student: StudentId, table: &Table, scale: Scale) -> Standing {
+    let mine = table.ranked.iter().find(|r| r.0 == student.get());
+    let unranked = table.unranked.iter().find(|u| u.student == student);
     Standing {
-        position: mine.map(|r| r.position),
-        out_of: ranking.out_of(),
-        average: mine.map(|r| r.average.to_string()),
+        position: mine.map(|r| r.1),
+        out_of: table.ranked.len(),
+        average: mine.map(|r| r.2.to_string()),
         grades_have: unranked.map(|u| u.have),
         grades_need: unranked.map(|u| u.need),
-        distribution: histogram(scale, ranking.ranked().iter().map(|r| r.average.shown()))
+        distribution: histogram(scale, table.ranked.iter().map(|r| r.2))
             .into_iter()
             .map(BucketView::from)
             .collect(),
     }
 }
 
+/// Which term, and by what to rank.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RankQuery {
+    /// A term of the school; the term holding today when left out.
+    pub term_id: Option<i64>,
+    /// Rank by the average in this subject; by the overall average when left out.
+    pub subject_id: Option<i64>,
+}
+
+/// The subject to rank by, checked to be the school's.
+fn rank_subject_of(
+    conn: &mut DbConnection,
+    school: SchoolId,
+    subject: Option<i64>,
+) -> Result<Option<i64>, ApiError> {
+    subject
+        .map(|id| school_subject(conn, school, Some(id)).map(domain::SubjectId::get))
+        .transpose()
+}
+
 /// A student's rank
 ///
-/// The student's position by overall average in their class and in the school, out of how
-/// many are ranked, and the distribution of averages (counts only: no other child's name or
-/// average). A student with fewer grades than the school's minimum in a subject is unranked,
-/// never ranked last. For whoever may read the student's grades.
+/// The student's position in their class, among the students of their grade level (the
+/// parallel: every 5th class) and in the school, out of how many are ranked, and the
+/// distribution of averages (counts only: no other child's name or average). By the overall
+/// average, or with `subject_id` by the average in one subject. A student with fewer grades
+/// than the school's minimum (in a subject, or overall in any subject) is unranked, never
+/// ranked last. For whoever may read the student's grades.
 #[utoipa::path(
     tag = "averages",
-    params(("student_id" = i64, Path, description = "The student"), TermQuery),
+    params(("student_id" = i64, Path, description = "The student"), RankQuery),
     responses(
         (status = 200, description = "The rank", body = RankView),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller may not read grades", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such student visible to the caller", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "No such term, or no term holds today", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No such term or subject, or no term holds today", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ("oauth2" = ["grades:read"]))
@@ -310,39 +381,45 @@ pub async fn get_student_rank(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<i64>,
-    query: web::Query<TermQuery>,
+    query: web::Query<RankQuery>,
 ) -> Result<web::Json<RankView>, ApiError> {
     let student = StudentId(path.into_inner());
-    let term_id = query.term_id;
+    let RankQuery {
+        term_id,
+        subject_id,
+    } = query.into_inner();
     let view = db(&state, move |conn| {
         let found = readable_student(conn, &caller.principal, student, Record::Grades)?;
         let school = found.school.school;
         let term = school_term(conn, school, term_id)?;
+        let subject = rank_subject_of(conn, school, subject_id)?;
         let scale = school_scale(conn, school)?;
-        let rule = RoundingRule::STANDARD;
+        let rule = rounding_rule(conn, school)?;
         let on = Utc::now().date_naive().min(term.ends_on);
-        let rows = school_sums(conn, school, term.id)?;
-        let sums = by_student(&rows)?;
-        let class = match found.classes.first() {
-            Some(class) => {
-                let members: Vec<i64> = persistence::people::class_students(conn, *class, on)?
-                    .into_iter()
-                    .map(|s| s.id)
-                    .collect();
-                Some(standing(student, &members, &sums, scale, rule))
-            }
-            None => None,
+        let sums = by_student(&school_sums(conn, school, term.id)?)?;
+        let roster = persistence::people::enrolled_students(conn, school, on)?;
+        let mine = roster.iter().find(|s| s.student_id == student.get());
+        let among = |keep: &dyn Fn(&EnrolledStudent) -> bool| -> Vec<i64> {
+            roster
+                .iter()
+                .filter(|s| keep(s))
+                .map(|s| s.student_id)
+                .collect()
         };
-        let mut everyone: Vec<i64> = persistence::lessons::school_students(conn, school, on)?;
-        everyone.extend(sums.keys().copied());
+        let class = mine.map(|m| among(&|s| s.class_id == m.class_id));
+        let level = mine.map(|m| among(&|s| s.grade_level == m.grade_level));
+        let mut everyone = among(&|_| true);
         everyone.push(student.get());
         everyone.sort_unstable();
         everyone.dedup();
+        let place = |ids: &[i64]| standing(student, &rank_by(ids, &sums, subject, rule), scale);
         Ok(RankView {
             student_id: student.get(),
             term: term_ref(&term),
-            class,
-            school: standing(student, &everyone, &sums, scale, rule),
+            subject_id: subject,
+            class: class.as_deref().map(place),
+            grade_level: level.as_deref().map(place),
+            school: place(&everyone),
         })
     })
     .await?;
@@ -369,6 +446,30 @@ pub struct SubjectCell {
     pub subject_id: i64,
     #[schema(example = "4.67")]
     pub average: String,
+}
+
+fn subject_cells(sums: &SumsByStudent, student: i64) -> Vec<SubjectCell> {
+    sums.get(&student)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|(subject, sums)| {
+            sums.average().map(|average| SubjectCell {
+                subject_id: *subject,
+                average: average.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The table's students, best first and the unranked after, as (student, position, shown
+/// average).
+fn table_order(table: &Table) -> impl Iterator<Item = (i64, Option<usize>, Option<Hundredths>)> {
+    table
+        .ranked
+        .iter()
+        .map(|&(id, position, shown)| (id, Some(position), Some(shown)))
+        .chain(table.unranked.iter().map(|u| (u.student.get(), None, None)))
 }
 
 /// A class's full ranking.
@@ -413,7 +514,7 @@ pub async fn get_class_ranking(
         let found = readable_class(conn, &caller.principal, class, Record::Grades)?;
         let school = found.school.school;
         let term = school_term(conn, school, term_id)?;
-        let rule = RoundingRule::STANDARD;
+        let rule = rounding_rule(conn, school)?;
         let on = Utc::now().date_naive().min(term.ends_on);
         let members = persistence::people::class_students(conn, class, on)?;
         let ids: Vec<i64> = members.iter().map(|s| s.id).collect();
@@ -422,57 +523,221 @@ pub async fn get_class_ranking(
             .filter(|r| ids.contains(&r.student_id))
             .collect();
         let sums = by_student(&rows)?;
-        let students: Vec<(StudentId, Vec<Sums>)> = ids
-            .iter()
-            .map(|id| (StudentId(*id), sums.get(id).cloned().unwrap_or_default()))
+        let table = rank_by(&ids, &sums, None, rule);
+        let rows = table_order(&table)
+            .map(|(id, position, shown)| {
+                let person = members.iter().find(|s| s.id == id);
+                RankingRow {
+                    student_id: id,
+                    last_name: person.map(|p| p.last_name.clone()).unwrap_or_default(),
+                    first_name: person.map(|p| p.first_name.clone()).unwrap_or_default(),
+                    position,
+                    overall: shown.map(|s| s.to_string()),
+                    subjects: subject_cells(&sums, id),
+                }
+            })
             .collect();
-        let ranking = rank_overall(&students, rule);
-        let mut subject_averages: BTreeMap<i64, Vec<SubjectCell>> = BTreeMap::new();
-        for row in &rows {
-            if let Some(average) = sums_of(row)?.average() {
-                subject_averages
-                    .entry(row.student_id)
-                    .or_default()
-                    .push(SubjectCell {
-                        subject_id: row.subject_id,
-                        average: average.to_string(),
-                    });
-            }
-        }
-        let person = |id: i64| members.iter().find(|s| s.id == id);
-        let mut out = Vec::new();
-        for r in ranking.ranked() {
-            let p = person(r.student.get());
-            out.push(RankingRow {
-                student_id: r.student.get(),
-                last_name: p.map(|p| p.last_name.clone()).unwrap_or_default(),
-                first_name: p.map(|p| p.first_name.clone()).unwrap_or_default(),
-                position: Some(r.position),
-                overall: Some(r.average.to_string()),
-                subjects: subject_averages
-                    .remove(&r.student.get())
-                    .unwrap_or_default(),
-            });
-        }
-        for u in ranking.unranked() {
-            let p = person(u.student.get());
-            out.push(RankingRow {
-                student_id: u.student.get(),
-                last_name: p.map(|p| p.last_name.clone()).unwrap_or_default(),
-                first_name: p.map(|p| p.first_name.clone()).unwrap_or_default(),
-                position: None,
-                overall: None,
-                subjects: subject_averages
-                    .remove(&u.student.get())
-                    .unwrap_or_default(),
-            });
-        }
         Ok(ClassRankingView {
             class_id: class.get(),
             term: term_ref(&term),
             rule: rule.into(),
-            out_of: ranking.out_of(),
-            rows: out,
+            out_of: table.ranked.len(),
+            rows,
+        })
+    })
+    .await?;
+    Ok(web::Json(view))
+}
+
+/// A school's ranking with what its rows show.
+pub(crate) struct SchoolTable {
+    pub(crate) roster: BTreeMap<i64, EnrolledStudent>,
+    pub(crate) sums: SumsByStudent,
+    pub(crate) table: Table,
+}
+
+/// Ranks the students enrolled in `school` on the day (of `grade_level`, when given) by their
+/// running sums in the term: two queries (the roster and the school's sums) and one sort.
+pub(crate) fn rank_school(
+    conn: &mut DbConnection,
+    school: SchoolId,
+    (term, on): (i64, NaiveDate),
+    subject: Option<i64>,
+    grade_level: Option<i16>,
+    rule: RoundingRule,
+) -> Result<SchoolTable, ApiError> {
+    let roster: BTreeMap<i64, EnrolledStudent> =
+        persistence::people::enrolled_students(conn, school, on)?
+            .into_iter()
+            .filter(|s| grade_level.is_none_or(|level| s.grade_level == level))
+            .map(|s| (s.student_id, s))
+            .collect();
+    let ids: Vec<i64> = roster.keys().copied().collect();
+    let sums = by_student(&school_sums(conn, school, term)?)?;
+    let table = rank_by(&ids, &sums, subject, rule);
+    Ok(SchoolTable {
+        roster,
+        sums,
+        table,
+    })
+}
+
+/// Which school ranking, and which page of it.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SchoolRankingQuery {
+    /// A term of the school; the term holding today when left out.
+    pub term_id: Option<i64>,
+    /// Rank by the average in this subject; by the overall average when left out.
+    pub subject_id: Option<i64>,
+    /// Rank only the students of this grade level (the parallel, e.g. 5 for every 5th class).
+    #[param(minimum = 1, maximum = 11)]
+    pub grade_level: Option<i16>,
+    /// Rows per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page; leave out for the first page.
+    #[param(max_length = 32)]
+    pub cursor: Option<String>,
+}
+
+/// A row of the school's ranking.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SchoolRankingRow {
+    pub student_id: i64,
+    pub last_name: String,
+    pub first_name: String,
+    pub class_id: i64,
+    #[schema(example = "5А")]
+    pub class_name: String,
+    /// Absent when unranked.
+    pub position: Option<usize>,
+    /// What the student is ranked by: the overall average, or the subject's; absent when
+    /// unranked.
+    #[schema(example = "4.38")]
+    pub average: Option<String>,
+    /// The student's average in each subject they have grades in, by subject id.
+    pub subjects: Vec<SubjectCell>,
+}
+
+/// A page of the school's full ranking.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SchoolRankingView {
+    pub school_id: i64,
+    pub term: TermRef,
+    pub rule: RuleView,
+    /// Ranked by this subject's average; by the overall average when absent.
+    pub subject_id: Option<i64>,
+    /// Only this grade level; the whole school when absent.
+    pub grade_level: Option<i16>,
+    /// How many students are ranked (over all pages).
+    pub out_of: usize,
+    /// Ranked students best first, then the unranked by id.
+    pub rows: Vec<SchoolRankingRow>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A school's ranking
+///
+/// Every student of the school (or of one grade level) with their class, position, the
+/// average they are ranked by and their subject averages: best first, students with too few
+/// grades after, unranked. By the overall average, or with `subject_id` by one subject's.
+/// Paginated; the ranking is computed afresh for each page from the running sums, so a grade
+/// given between two pages can shift rows across them. For the school's teachers, its
+/// administration, its municipality and integrators with `grades:read`: never for parents or
+/// students, who see their own position only.
+#[utoipa::path(
+    tag = "averages",
+    params(("school_id" = i64, Path, description = "The school"), SchoolRankingQuery),
+    responses(
+        (status = 200, description = "A page of the ranking", body = SchoolRankingView),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller's role may not read rankings", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such school visible to the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad term, subject, grade level, limit or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = ["grades:read"]))
+)]
+#[get("/schools/{school_id}/ranking")]
+pub async fn get_school_ranking(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+    query: web::Query<SchoolRankingQuery>,
+) -> Result<web::Json<SchoolRankingView>, ApiError> {
+    let school_id = path.into_inner();
+    let query = query.into_inner();
+    let (limit, after) = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+    }
+    .parse()?;
+    if let Some(level) = query.grade_level
+        && !(1..=11).contains(&level)
+    {
+        return Err(ApiError::field(
+            "grade_level",
+            "out_of_range",
+            "must be between 1 and 11",
+        ));
+    }
+    let view = db(&state, move |conn| {
+        let school = school_for(
+            conn,
+            &caller.principal,
+            school_id,
+            Operation::ReadSchoolRanking,
+            access::read_school_ranking,
+        )?
+        .school;
+        let term = school_term(conn, school, query.term_id)?;
+        let subject = rank_subject_of(conn, school, query.subject_id)?;
+        let rule = rounding_rule(conn, school)?;
+        let on = Utc::now().date_naive().min(term.ends_on);
+        let SchoolTable {
+            roster,
+            sums,
+            table,
+        } = rank_school(
+            conn,
+            school,
+            (term.id, on),
+            subject,
+            query.grade_level,
+            rule,
+        )?;
+        let skip = usize::try_from(after.unwrap_or(0)).unwrap_or(usize::MAX);
+        let take = usize::try_from(limit).unwrap_or(usize::MAX);
+        let rows: Vec<SchoolRankingRow> = table_order(&table)
+            .skip(skip)
+            .take(take)
+            .filter_map(|(id, position, shown)| {
+                let student = roster.get(&id)?;
+                Some(SchoolRankingRow {
+                    student_id: id,
+                    last_name: student.last_name.clone(),
+                    first_name: student.first_name.clone(),
+                    class_id: student.class_id,
+                    class_name: student.class_name(),
+                    position,
+                    average: shown.map(|s| s.to_string()),
+                    subjects: subject_cells(&sums, id),
+                })
+            })
+            .collect();
+        let shown = skip.saturating_add(take);
+        let next_cursor = (shown < roster.len()).then(|| shown.to_string());
+        Ok(SchoolRankingView {
+            school_id: school.get(),
+            term: term_ref(&term),
+            rule: rule.into(),
+            subject_id: subject,
+            grade_level: query.grade_level,
+            out_of: table.ranked.len(),
+            rows,
+            next_cursor,
         })
     })
     .await?;
@@ -575,7 +840,7 @@ pub async fn get_student_forecast(
             None => 1,
         };
         let term = school_term(conn, school, query.term_id)?;
-        let rule = RoundingRule::STANDARD;
+        let rule = rounding_rule(conn, school)?;
         let sums = match student_sums(conn, student, term.id)?
             .iter()
             .find(|r| r.subject_id == subject)
@@ -764,7 +1029,7 @@ impl Sheet {
 
     fn view(&self, conn: &mut DbConnection) -> Result<FinalGradesView, ApiError> {
         let scale = school_scale(conn, self.school)?;
-        let rule = RoundingRule::STANDARD;
+        let rule = rounding_rule(conn, self.school)?;
         let students = persistence::people::class_students(conn, self.class, self.on)?;
         let ids: Vec<i64> = students.iter().map(|s| s.id).collect();
         let set = persistence::averages::final_grades(conn, &ids, self.subject, self.period())?;

@@ -38,13 +38,34 @@ pub fn managed_school(
     principal: &Principal,
     school: i64,
 ) -> Result<SchoolRef, ApiError> {
+    school_for(
+        conn,
+        principal,
+        school,
+        Operation::ManageSchool,
+        access::manage_school,
+    )
+}
+
+/// The school, if `rule` lets the caller use `op` on it: 404 for a school that does not exist
+/// or that the caller cannot see, 403 for a role that may not use `op`.
+///
+/// # Errors
+/// 403 or 404 as the rules decide.
+pub fn school_for(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    school: i64,
+    op: Operation,
+    rule: fn(&Principal, &SchoolRef) -> access::Decision,
+) -> Result<SchoolRef, ApiError> {
     match persistence::access::school(conn, SchoolId(school))? {
         Some(found) => {
-            enforce(access::manage_school(principal, &found))?;
+            enforce(rule(principal, &found))?;
             Ok(found)
         }
         None => {
-            enforce(access::when_missing(principal, Operation::ManageSchool))?;
+            enforce(access::when_missing(principal, op))?;
             Err(ApiError::NotFound)
         }
     }

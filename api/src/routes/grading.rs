@@ -2,13 +2,16 @@
 //! has, and others it adds, such as a 10- or 100-point scale) and its work types with their
 //! weights in averages.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, post, put, web};
 use domain::SchoolId;
+use domain::averages::RoundingRule;
+use persistence::averages;
 use persistence::journal::{self, Added};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
+use super::averages::RuleView;
 use super::common::{db, managed_school, school_actor};
 use super::journal::{ScaleView, WorkTypeView, scale_view, work_type_view};
 use crate::AppState;
@@ -21,6 +24,23 @@ use crate::extract::ValidJson;
 pub struct GradingView {
     pub scales: Vec<ScaleView>,
     pub work_types: Vec<WorkTypeView>,
+    /// How averages turn into suggested term grades, and who is ranked.
+    pub rule: RuleView,
+}
+
+/// The school's rule for suggested grades and ranks.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GradingRuleRequest {
+    /// The hundredths from which an average rounds up: 50 makes 3.50 suggest 4, 60 makes it
+    /// suggest 3 and 3.60 suggest 4; 100 never rounds up.
+    #[validate(range(min = 1, max = 100, message = "must be between 1 and 100"))]
+    #[schema(minimum = 1, maximum = 100, example = 60)]
+    pub threshold: i64,
+    /// The fewest grades in a subject for a suggested term grade and for a rank, 1 to 20.
+    #[validate(range(min = 1, max = 20, message = "must be between 1 and 20"))]
+    #[schema(minimum = 1, maximum = 20, example = 3)]
+    pub min_grades: i64,
 }
 
 /// A points scale to add.
@@ -87,6 +107,7 @@ pub async fn get_grading(
                 .into_iter()
                 .map(work_type_view)
                 .collect(),
+            rule: averages::rounding_rule(conn, SchoolId(school))?.into(),
         })
     })
     .await?;
@@ -199,4 +220,54 @@ pub async fn create_work_type(
     })
     .await?;
     Ok(HttpResponse::Created().json(view))
+}
+
+/// Set the rounding rule
+///
+/// Sets the school's rule for suggested term grades and ranks: the hundredths from which an
+/// average rounds up (50 by default: x.50 rounds up) and the fewest grades in a subject for a
+/// suggestion and a rank (3 by default). Suggestions and ranks follow at once; term grades
+/// already set stay as they are. For the school's administration; audited with the old and
+/// the new rule.
+#[utoipa::path(
+    tag = "administration",
+    params(("school_id" = i64, Path, description = "The school")),
+    request_body = GradingRuleRequest,
+    responses(
+        (status = 200, description = "The rule now in force", body = RuleView),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the school's administration", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such school", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[put("/schools/{school_id}/grading/rule")]
+pub async fn put_grading_rule(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+    body: ValidJson<GradingRuleRequest>,
+) -> Result<web::Json<RuleView>, ApiError> {
+    let school = path.into_inner();
+    let request = body.0;
+    let view = db(&state, move |conn| {
+        managed_school(conn, &caller.principal, school)?;
+        let rule = RoundingRule::new(request.threshold, request.min_grades).map_err(|e| {
+            let field = match e {
+                domain::averages::RoundingRuleError::Threshold { .. } => "threshold",
+                domain::averages::RoundingRuleError::MinGrades { .. } => "min_grades",
+            };
+            ApiError::field(field, e.code(), e.to_string())
+        })?;
+        let actor = school_actor(&caller, SchoolId(school))?;
+        averages::set_rounding_rule(conn, &actor, rule)?;
+        Ok(averages::rounding_rule(conn, SchoolId(school))?.into())
+    })
+    .await?;
+    Ok(web::Json(view))
 }

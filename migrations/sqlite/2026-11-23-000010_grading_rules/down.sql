@@ -1,0 +1,1 @@
+DROP TABLE school_grading_rules;
