@@ -24,6 +24,9 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub tokens: Arc<TokenIssuer>,
     pub login_throttle: Arc<LoginThrottle>,
+    /// On SQLite, the queue writers take turns in (see [`crate::routes::common::db_write`]);
+    /// `None` on PostgreSQL, whose writers lock rows, not the database.
+    pub write_turn: Option<Arc<std::sync::Mutex<()>>>,
 }
 
 impl AppState {
@@ -34,11 +37,17 @@ impl AppState {
             settings.auth.login_max_failures,
             std::time::Duration::from_secs(settings.auth.login_lockout_secs),
         );
+        // SQLite has one write lock for the whole file. A failed peek leaves the queue out,
+        // which costs only fairness: SQLite's busy handler still serialises the writers.
+        let sqlite = pool
+            .get()
+            .is_ok_and(|conn| conn.backend() == persistence::Backend::Sqlite);
         Self {
             pool,
             settings: Arc::new(settings),
             tokens: Arc::new(tokens),
             login_throttle: Arc::new(login_throttle),
+            write_turn: sqlite.then(|| Arc::new(std::sync::Mutex::new(()))),
         }
     }
 }

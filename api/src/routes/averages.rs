@@ -24,7 +24,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::common::{
-    PageQuery, db, readable_class, readable_student, school_for, school_subject, school_term,
+    PageQuery, db, db_write, readable_class, readable_student, school_for, school_subject,
+    school_term,
 };
 use crate::AppState;
 use crate::auth::{Caller, enforce};
@@ -1177,7 +1178,7 @@ pub async fn put_final_grades(
     use domain::access::{LessonEntry, LessonRef};
     let class = ClassId(path.into_inner());
     let request = body.0;
-    let view = db(&state, move |conn| {
+    let view = db_write(&state, move |conn| {
         let Some(found) = persistence::access::class(conn, class)? else {
             enforce(access::when_missing(
                 &caller.principal,

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::common::{db, utc};
+use super::common::{db, db_write, utc};
 use crate::AppState;
 use crate::auth::tokens::sha256_hex;
 use crate::auth::{Caller, enforce};
@@ -610,7 +610,7 @@ pub async fn grade_lesson(
         key,
         request_hash: sha256_hex(&format!("POST /lessons/{id}/grades\n{canonical}")),
     };
-    let outcome = db(&state, move |conn| {
+    let outcome = db_write(&state, move |conn| {
         let (_, lesson) = writable_lesson(conn, &caller, id, LessonEntry::Grades)?;
         let actor = match &caller.principal {
             domain::access::Principal::Person { user, .. } => Actor::Person(*user),
@@ -987,7 +987,7 @@ pub async fn patch_grade(
     }
     // Read now, answered after the access check (a stranger learns nothing from it).
     let expected = if_match(&req, id);
-    let outcome = db(&state, move |conn| {
+    let outcome = db_write(&state, move |conn| {
         let (grade, lesson) = writable_grade(conn, &caller, id, patch.reason.as_deref())?;
         let expected = expected?;
         let school = SchoolId(lesson.school_id);
@@ -1105,7 +1105,7 @@ pub async fn delete_grade(
         ));
     }
     let expected = if_match(&req, id);
-    let outcome = db(&state, move |conn| {
+    let outcome = db_write(&state, move |conn| {
         writable_grade(conn, &caller, id, reason.as_deref())?;
         let expected = expected?;
         Ok(journal::change_grade(
@@ -1234,7 +1234,7 @@ pub async fn put_attendance(
 ) -> Result<web::Json<LessonAttendance>, ApiError> {
     let id = path.into_inner();
     let request = body.0;
-    let (marks, changed) = db(&state, move |conn| {
+    let (marks, changed) = db_write(&state, move |conn| {
         let (lesson_ref, lesson) = writable_lesson(conn, &caller, id, LessonEntry::Attendance)?;
         unless_locked(
             conn,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use super::common::{DEFAULT_PAGE, MAX_PAGE, date_param, db, utc};
+use super::common::{DEFAULT_PAGE, MAX_PAGE, date_param, db, db_write, utc};
 use super::journal::{
     IndividualHomeworkItem, LessonView, actor_of, lesson_view, unless_locked, writable_lesson,
 };
@@ -127,7 +127,7 @@ pub async fn patch_lesson(
 ) -> Result<web::Json<LessonView>, ApiError> {
     let id = path.into_inner();
     let request = body.0;
-    let view = db(&state, move |conn| {
+    let view = db_write(&state, move |conn| {
         let (lesson_ref, lesson) = writable_lesson(conn, &caller, id, LessonEntry::Plan)?;
         let reason = request.reason.as_deref().map(str::trim);
         unless_locked(conn, &caller, &lesson_ref, &lesson, reason)?;
@@ -227,7 +227,7 @@ pub async fn put_individual_homework(
 ) -> Result<web::Json<LessonView>, ApiError> {
     let id = path.into_inner();
     let request = body.0;
-    let view = db(&state, move |conn| {
+    let view = db_write(&state, move |conn| {
         let (lesson_ref, lesson) = writable_lesson(conn, &caller, id, LessonEntry::Plan)?;
         let reason = request.reason.as_deref().map(str::trim);
         unless_locked(conn, &caller, &lesson_ref, &lesson, reason)?;
