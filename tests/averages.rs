@@ -1162,6 +1162,46 @@ async fn a_school_sets_its_rounding_rule_and_teachers_read_the_school_ranking(ba
     assert_eq!(now["rule"], json!({"threshold": 60, "min_grades": 4}));
     assert_eq!(ranking_rows(&now)[0].0, v7);
 
+    // A grade shows in the next ranking at once (what was computed before is not kept).
+    let lesson = s.admin_lesson_in(c5a, maths, "2027-01-21").await;
+    let oral = lesson["work_types"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["weight"] == 1))
+        .map(|t| num(&t["id"]))
+        .unwrap_or_else(|| panic!("no oral answer"));
+    let fourth = s
+        .admin_grades(
+            &lesson,
+            "fourth",
+            json!([g("a5-4".to_owned(), a5, oral, 5)]),
+        )
+        .await;
+    assert_eq!(
+        fourth.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&fourth.body)
+    );
+    // a5: (4 + 4 + 3 + 5) / 4 = 4.00, now with four grades.
+    let after = ranking("limit=2".to_owned()).await.json();
+    assert_eq!(after["out_of"], 2);
+    assert_eq!(
+        ranking_rows(&after)
+            .iter()
+            .map(|r| (r.0, r.1.clone(), r.2.clone()))
+            .collect::<Vec<_>>(),
+        vec![(a5, json!(1), json!("4.00")), (v7, json!(2), json!("3.50"))]
+    );
+    let own = s
+        .app
+        .get_as(
+            &s.admin,
+            &format!("/api/v1/students/{v7}/rank?term_id={term}"),
+        )
+        .await
+        .json();
+    assert_eq!(own["school"]["position"], 2);
+
     let audit = s
         .app
         .get_as(

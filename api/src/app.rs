@@ -27,6 +27,8 @@ pub struct AppState {
     /// On SQLite, the queue writers take turns in (see [`crate::routes::common::db_write`]);
     /// `None` on PostgreSQL, whose writers lock rows, not the database.
     pub write_turn: Option<Arc<std::sync::Mutex<()>>>,
+    /// Rankings computed from the running sums, until a write of this process commits.
+    pub rankings: Arc<crate::routes::averages::Rankings>,
 }
 
 impl AppState {
@@ -48,6 +50,7 @@ impl AppState {
             tokens: Arc::new(tokens),
             login_throttle: Arc::new(login_throttle),
             write_turn: sqlite.then(|| Arc::new(std::sync::Mutex::new(()))),
+            rankings: Arc::default(),
         }
     }
 }

@@ -7,6 +7,8 @@
 //! class's grades (its teachers, the administration, integrators with `grades:read`).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::{get, put, web};
 use chrono::{NaiveDate, Utc};
@@ -30,6 +32,7 @@ use super::common::{
 use crate::AppState;
 use crate::auth::{Caller, enforce};
 use crate::error::{ApiError, Problem};
+use crate::memo::{Generation, Memo};
 
 /// Which term.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -276,6 +279,7 @@ fn by_student(rows: &[SumsRow]) -> Result<SumsByStudent, ApiError> {
 }
 
 /// A ranking reduced to what the views show: positions and shown averages.
+#[derive(Debug)]
 pub(crate) struct Table {
     /// Best first: (student, position, shown average).
     pub(crate) ranked: Vec<(i64, usize, Hundredths)>,
@@ -389,6 +393,7 @@ pub async fn get_student_rank(
         term_id,
         subject_id,
     } = query.into_inner();
+    let rankings = Arc::clone(&state.rankings);
     let view = db(&state, move |conn| {
         let found = readable_student(conn, &caller.principal, student, Record::Grades)?;
         let school = found.school.school;
@@ -396,31 +401,37 @@ pub async fn get_student_rank(
         let subject = rank_subject_of(conn, school, subject_id)?;
         let scale = school_scale(conn, school)?;
         let rule = rounding_rule(conn, school)?;
-        let on = Utc::now().date_naive().min(term.ends_on);
-        let sums = by_student(&school_sums(conn, school, term.id)?)?;
-        let roster = persistence::people::enrolled_students(conn, school, on)?;
-        let mine = roster.iter().find(|s| s.student_id == student.get());
-        let among = |keep: &dyn Fn(&EnrolledStudent) -> bool| -> Vec<i64> {
-            roster
-                .iter()
-                .filter(|s| keep(s))
-                .map(|s| s.student_id)
-                .collect()
+        let sums = SumsKey {
+            school,
+            term: term.id,
+            on: Utc::now().date_naive().min(term.ends_on),
         };
-        let class = mine.map(|m| among(&|s| s.class_id == m.class_id));
-        let level = mine.map(|m| among(&|s| s.grade_level == m.grade_level));
-        let mut everyone = among(&|_| true);
-        everyone.push(student.get());
-        everyone.sort_unstable();
-        everyone.dedup();
-        let place = |ids: &[i64]| standing(student, &rank_by(ids, &sums, subject, rule), scale);
+        let key = |among| TableKey {
+            sums,
+            among,
+            subject,
+            rule,
+        };
+        let (base, everyone) = rankings.ranking(conn, key(Among::School))?;
+        let mine = base
+            .roster
+            .get(&student.get())
+            .map(|s| (s.class_id, s.grade_level));
+        let mut place = |among: Among| -> Result<Standing, ApiError> {
+            let (_, table) = rankings.ranking(conn, key(among))?;
+            Ok(standing(student, &table, scale))
+        };
         Ok(RankView {
             student_id: student.get(),
             term: term_ref(&term),
             subject_id: subject,
-            class: class.as_deref().map(place),
-            grade_level: level.as_deref().map(place),
-            school: place(&everyone),
+            class: mine
+                .map(|(class, _)| place(Among::Class(class)))
+                .transpose()?,
+            grade_level: mine
+                .map(|(_, level)| place(Among::Level(level)))
+                .transpose()?,
+            school: standing(student, &everyone, scale),
         })
     })
     .await?;
@@ -550,37 +561,113 @@ pub async fn get_class_ranking(
     Ok(web::Json(view))
 }
 
-/// A school's ranking with what its rows show.
-pub(crate) struct SchoolTable {
+/// A school's students enrolled on a day of a term, and their running sums in that term.
+#[derive(Debug)]
+pub(crate) struct SchoolSums {
     pub(crate) roster: BTreeMap<i64, EnrolledStudent>,
     pub(crate) sums: SumsByStudent,
-    pub(crate) table: Table,
 }
 
-/// Ranks the students enrolled in `school` on the day (of `grade_level`, when given) by their
-/// running sums in the term: two queries (the roster and the school's sums) and one sort.
-pub(crate) fn rank_school(
+/// Which [`SchoolSums`]: the school, the term and the day of enrolment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct SumsKey {
+    pub(crate) school: SchoolId,
+    pub(crate) term: i64,
+    pub(crate) on: NaiveDate,
+}
+
+/// Whom a ranking is among.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Among {
+    School,
+    Level(i16),
+    Class(i64),
+}
+
+/// Which ranking: among whom, by what, by which rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct TableKey {
+    pub(crate) sums: SumsKey,
+    pub(crate) among: Among,
+    pub(crate) subject: Option<i64>,
+    pub(crate) rule: RoundingRule,
+}
+
+/// The rankings this process computed, kept until one of its journal writes commits (or, for
+/// a write through another server process, for [`RANKINGS_TTL`]): a school's ranking sorts
+/// 2,000 students by exact means of 15 fractions, which is worth doing once per change, not
+/// once per parent.
+#[derive(Debug)]
+pub struct Rankings {
+    pub generation: Generation,
+    sums: Memo<SumsKey, SchoolSums>,
+    tables: Memo<TableKey, Table>,
+}
+
+/// How long a ranking is trusted without a write of this process.
+pub const RANKINGS_TTL: Duration = Duration::from_secs(5);
+
+impl Default for Rankings {
+    fn default() -> Self {
+        Self {
+            generation: Generation::default(),
+            sums: Memo::new(RANKINGS_TTL, 64),
+            tables: Memo::new(RANKINGS_TTL, 1024),
+        }
+    }
+}
+
+impl Rankings {
+    /// The ranking `key` names, with the school's sums it comes from.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub(crate) fn ranking(
+        &self,
+        conn: &mut DbConnection,
+        key: TableKey,
+    ) -> Result<(Arc<SchoolSums>, Arc<Table>), ApiError> {
+        // Read before the database: a write committing meanwhile leaves what is kept stale.
+        let generation = self.generation.current();
+        let base = self
+            .sums
+            .get_or(key.sums, generation, || load_school_sums(conn, key.sums))?;
+        let table = self.tables.get_or(key, generation, || {
+            Ok::<_, ApiError>(rank_among(&base, key))
+        })?;
+        Ok((base, table))
+    }
+}
+
+/// Reads a school's roster on the day and its running sums in the term: two queries.
+///
+/// # Errors
+/// On a database failure.
+pub(crate) fn load_school_sums(
     conn: &mut DbConnection,
-    school: SchoolId,
-    (term, on): (i64, NaiveDate),
-    subject: Option<i64>,
-    grade_level: Option<i16>,
-    rule: RoundingRule,
-) -> Result<SchoolTable, ApiError> {
-    let roster: BTreeMap<i64, EnrolledStudent> =
-        persistence::people::enrolled_students(conn, school, on)?
-            .into_iter()
-            .filter(|s| grade_level.is_none_or(|level| s.grade_level == level))
-            .map(|s| (s.student_id, s))
-            .collect();
-    let ids: Vec<i64> = roster.keys().copied().collect();
-    let sums = by_student(&school_sums(conn, school, term)?)?;
-    let table = rank_by(&ids, &sums, subject, rule);
-    Ok(SchoolTable {
-        roster,
-        sums,
-        table,
-    })
+    key: SumsKey,
+) -> Result<SchoolSums, ApiError> {
+    let roster = persistence::people::enrolled_students(conn, key.school, key.on)?
+        .into_iter()
+        .map(|s| (s.student_id, s))
+        .collect();
+    let sums = by_student(&school_sums(conn, key.school, key.term)?)?;
+    Ok(SchoolSums { roster, sums })
+}
+
+/// Ranks the students `key` names among by their running sums: one sort.
+pub(crate) fn rank_among(base: &SchoolSums, key: TableKey) -> Table {
+    let ids: Vec<i64> = base
+        .roster
+        .values()
+        .filter(|s| match key.among {
+            Among::School => true,
+            Among::Level(level) => s.grade_level == level,
+            Among::Class(class) => s.class_id == class,
+        })
+        .map(|s| s.student_id)
+        .collect();
+    rank_by(&ids, &base.sums, key.subject, key.rule)
 }
 
 /// Which school ranking, and which page of it.
@@ -684,6 +771,7 @@ pub async fn get_school_ranking(
             "must be between 1 and 11",
         ));
     }
+    let rankings = Arc::clone(&state.rankings);
     let view = db(&state, move |conn| {
         let school = school_for(
             conn,
@@ -696,26 +784,24 @@ pub async fn get_school_ranking(
         let term = school_term(conn, school, query.term_id)?;
         let subject = rank_subject_of(conn, school, query.subject_id)?;
         let rule = rounding_rule(conn, school)?;
-        let on = Utc::now().date_naive().min(term.ends_on);
-        let SchoolTable {
-            roster,
-            sums,
-            table,
-        } = rank_school(
-            conn,
-            school,
-            (term.id, on),
+        let key = TableKey {
+            sums: SumsKey {
+                school,
+                term: term.id,
+                on: Utc::now().date_naive().min(term.ends_on),
+            },
+            among: query.grade_level.map_or(Among::School, Among::Level),
             subject,
-            query.grade_level,
             rule,
-        )?;
+        };
+        let (base, table) = rankings.ranking(conn, key)?;
         let skip = usize::try_from(after.unwrap_or(0)).unwrap_or(usize::MAX);
         let take = usize::try_from(limit).unwrap_or(usize::MAX);
         let rows: Vec<SchoolRankingRow> = table_order(&table)
             .skip(skip)
             .take(take)
             .filter_map(|(id, position, shown)| {
-                let student = roster.get(&id)?;
+                let student = base.roster.get(&id)?;
                 Some(SchoolRankingRow {
                     student_id: id,
                     last_name: student.last_name.clone(),
@@ -724,12 +810,13 @@ pub async fn get_school_ranking(
                     class_name: student.class_name(),
                     position,
                     average: shown.map(|s| s.to_string()),
-                    subjects: subject_cells(&sums, id),
+                    subjects: subject_cells(&base.sums, id),
                 })
             })
             .collect();
         let shown = skip.saturating_add(take);
-        let next_cursor = (shown < roster.len()).then(|| shown.to_string());
+        let listed = table.ranked.len() + table.unranked.len();
+        let next_cursor = (shown < listed).then(|| shown.to_string());
         Ok(SchoolRankingView {
             school_id: school.get(),
             term: term_ref(&term),

@@ -37,6 +37,9 @@ pub async fn db<T: Send + 'static>(
 /// pass. Taking turns here first, before a connection is taken from the pool, makes the wait a
 /// queue: each waits about as long as the writes ahead of it take.
 ///
+/// Once the work is done, the rankings this process keeps are stale (see
+/// [`crate::routes::averages::Rankings`]).
+///
 /// # Errors
 /// As [`db`].
 pub async fn db_write<T: Send + 'static>(
@@ -45,6 +48,7 @@ pub async fn db_write<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     let pool = state.pool.clone();
     let turn = state.write_turn.clone();
+    let rankings = std::sync::Arc::clone(&state.rankings);
     web::block(move || {
         let _turn = turn.as_ref().map(|queue| {
             queue
@@ -52,7 +56,10 @@ pub async fn db_write<T: Send + 'static>(
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
         });
         let mut conn = pool.get().map_err(PersistenceError::from)?;
-        work(&mut conn)
+        let done = work(&mut conn);
+        // Committed (or rolled back): rankings computed before may no longer hold.
+        rankings.generation.advance();
+        done
     })
     .await?
 }

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use super::averages::RuleView;
-use super::common::{db, managed_school, school_actor};
+use super::common::{db, db_write, managed_school, school_actor};
 use super::journal::{ScaleView, WorkTypeView, scale_view, work_type_view};
 use crate::AppState;
 use crate::auth::Caller;
@@ -255,7 +255,7 @@ pub async fn put_grading_rule(
 ) -> Result<web::Json<RuleView>, ApiError> {
     let school = path.into_inner();
     let request = body.0;
-    let view = db(&state, move |conn| {
+    let view = db_write(&state, move |conn| {
         managed_school(conn, &caller.principal, school)?;
         let rule = RoundingRule::new(request.threshold, request.min_grades).map_err(|e| {
             let field = match e {
