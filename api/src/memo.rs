@@ -28,10 +28,13 @@ impl Generation {
     }
 }
 
+/// A kept value: the generation and the time it was computed at, and the value.
+type Entry<V> = (u64, Instant, Arc<V>);
+
 /// Values by key, each with the generation and the time it was computed at.
 #[derive(Debug)]
 pub struct Memo<K, V> {
-    entries: Mutex<HashMap<K, (u64, Instant, Arc<V>)>>,
+    entries: Mutex<HashMap<K, Entry<V>>>,
     ttl: Duration,
     capacity: usize,
 }
