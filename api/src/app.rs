@@ -24,6 +24,9 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub tokens: Arc<TokenIssuer>,
     pub login_throttle: Arc<LoginThrottle>,
+    /// Rung after every write that may have queued notifications: wakes this process's
+    /// dispatcher at once (see [`crate::push`]).
+    pub outbox: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -39,7 +42,13 @@ impl AppState {
             settings: Arc::new(settings),
             tokens: Arc::new(tokens),
             login_throttle: Arc::new(login_throttle),
+            outbox: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Tells this process's dispatcher that notifications may have been queued.
+    pub fn wake_dispatcher(&self) {
+        self.outbox.notify_one();
     }
 }
 

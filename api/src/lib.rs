@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod openapi;
 pub mod password;
+pub mod push;
 pub mod routes;
 pub mod telemetry;
 

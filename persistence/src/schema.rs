@@ -458,6 +458,77 @@ diesel::joinable!(group_members -> class_groups (group_id));
 diesel::joinable!(timetable_slots -> subjects (subject_id));
 diesel::joinable!(individual_homework -> lessons (lesson_id));
 
+diesel::table! {
+    devices (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        session_id -> BigInt,
+        token -> Text,
+        platform -> Text,
+        app -> Text,
+        active -> SmallInt,
+        deactivated_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notification_preferences (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        user_id -> BigInt,
+        student_id -> BigInt,
+        new_grade -> SmallInt,
+        changed_grade -> SmallInt,
+        attendance -> SmallInt,
+        homework -> SmallInt,
+        term_grade -> SmallInt,
+        quiet_start -> SmallInt,
+        quiet_end -> SmallInt,
+        quiet_mode -> Text,
+        utc_offset_minutes -> SmallInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        event_key -> Text,
+        device_id -> BigInt,
+        user_id -> BigInt,
+        student_id -> BigInt,
+        kind -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        fcm_message -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    notification_log (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        notification_id -> BigInt,
+        status -> Text,
+        detail -> Nullable<Text>,
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(devices -> users (user_id));
+diesel::joinable!(devices -> sessions (session_id));
+diesel::joinable!(notifications -> devices (device_id));
+diesel::joinable!(notification_log -> notifications (notification_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     municipalities,
     schools,
@@ -494,4 +565,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     generated_lessons,
     subject_sums,
     final_grades,
+    devices,
+    notification_preferences,
+    notifications,
+    notification_log,
 );
