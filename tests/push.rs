@@ -5,6 +5,8 @@
 //! count; a dead token is deactivated; two dispatchers never send a row twice.
 
 use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use actix_web::http::Method;
@@ -28,6 +30,7 @@ on_both_backends!(
     two_dispatchers_never_send_a_row_twice,
     changes_and_absences_are_announced,
     devices_and_preferences_through_the_api,
+    a_separate_dispatch_process_sends_what_the_server_commits,
 );
 
 /// The demo with a fresh 5А lesson of demo-teacher, the family's tokens and the fake FCM.
@@ -98,7 +101,13 @@ impl Family {
     }
 
     async fn parent_phone(&self, device: &str) -> i64 {
-        self.device(&self.parent.clone(), device, "android", "my_diary")
+        self.device(&self.parent, device, "android", "my_diary")
+            .await
+    }
+
+    /// demo-student's own phone.
+    async fn student_phone(&self) -> i64 {
+        self.device(&self.student_token, "student-phone", "android", "my_diary")
             .await
     }
 
@@ -210,22 +219,15 @@ fn notification_ids(messages: &[Value]) -> Vec<String> {
 async fn a_grade_reaches_each_preferred_family_device_once(backend: Backend) {
     let f = family(backend).await;
     f.parent_phone("parent-android").await;
-    f.device(&f.parent.clone(), "parent-iphone", "ios", "my_diary")
+    f.device(&f.parent, "parent-iphone", "ios", "my_diary")
         .await;
     // The teacher app on the parent's tablet gets no family pushes.
-    f.device(&f.parent.clone(), "parent-journal", "android", "my_journal")
+    f.device(&f.parent, "parent-journal", "android", "my_journal")
         .await;
     // The student chose not to hear of new grades.
-    let student_phone = f
-        .device(
-            &f.student_token.clone(),
-            "student-phone",
-            "android",
-            "my_diary",
-        )
-        .await;
+    let student_phone = f.student_phone().await;
     f.preferences(
-        &f.student_token.clone(),
+        &f.student_token,
         &json!({"new_grade": false, "changed_grade": true, "attendance": true, "homework": true, "term_grade": true}),
     )
     .await;
@@ -325,7 +327,7 @@ async fn a_rolled_back_request_sends_nothing(backend: Backend) {
 async fn fcm_down_for_a_while_loses_and_duplicates_nothing(backend: Backend) {
     let f = family(backend).await;
     f.parent_phone("parent-android").await;
-    f.device(&f.parent.clone(), "parent-iphone", "ios", "my_diary")
+    f.device(&f.parent, "parent-iphone", "ios", "my_diary")
         .await;
     // FCM is overloaded (429 with Retry-After), then down (503) for a while.
     f.fake.fail_next(
@@ -483,17 +485,9 @@ fn quiet_now(mode: &str) -> Value {
 async fn quiet_hours_hold_or_count(backend: Backend) {
     let f = family(backend).await;
     let phone = f.parent_phone("parent-android").await;
-    let student_phone = f
-        .device(
-            &f.student_token.clone(),
-            "student-phone",
-            "android",
-            "my_diary",
-        )
-        .await;
-    f.preferences(&f.parent.clone(), &quiet_now("hold")).await;
-    f.preferences(&f.student_token.clone(), &quiet_now("count"))
-        .await;
+    let student_phone = f.student_phone().await;
+    f.preferences(&f.parent, &quiet_now("hold")).await;
+    f.preferences(&f.student_token, &quiet_now("count")).await;
     let before = Utc::now().naive_utc();
     f.grade("at-night", 5).await;
     let held = f.rows(phone);
@@ -563,15 +557,9 @@ async fn an_unregistered_token_is_deactivated(backend: Backend) {
 async fn two_dispatchers_never_send_a_row_twice(backend: Backend) {
     let f = family(backend).await;
     f.parent_phone("parent-android").await;
-    f.device(&f.parent.clone(), "parent-iphone", "ios", "my_diary")
+    f.device(&f.parent, "parent-iphone", "ios", "my_diary")
         .await;
-    f.device(
-        &f.student_token.clone(),
-        "student-phone",
-        "android",
-        "my_diary",
-    )
-    .await;
+    f.student_phone().await;
     f.fake.delay(std::time::Duration::from_millis(20));
     let small = [("APP__PUSH__BATCH_SIZE", "2")];
     let first = f.day.app.dispatcher(&f.fake, &small).spawn();
@@ -687,7 +675,7 @@ async fn devices_and_preferences_through_the_api(backend: Backend) {
     assert_eq!(listed["items"][0]["app"], "my_diary");
     assert!(listed["items"][0].get("token").is_none());
     let moved = f
-        .device(&f.student_token.clone(), "shared-phone", "ios", "my_diary")
+        .device(&f.student_token, "shared-phone", "ios", "my_diary")
         .await;
     assert_eq!(moved, phone, "the same token is the same device");
     let parents = app.get_as(&f.parent, "/api/v1/devices").await.json();
@@ -817,4 +805,95 @@ async fn devices_and_preferences_through_the_api(backend: Backend) {
     )
     .await
     .assert_problem(404, "not_found");
+}
+
+fn gradebook() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gradebook"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("APP__") || key == "DATABASE_URL" || key == "APP_CONFIG_FILE" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("RUST_LOG", "warn");
+    cmd
+}
+
+/// `gradebook dispatch` as its own process sends what the server commits (woken on
+/// PostgreSQL by `LISTEN`, on SQLite by its poll), and stops gracefully on SIGTERM.
+async fn a_separate_dispatch_process_sends_what_the_server_commits(backend: Backend) {
+    let f = family(backend).await;
+    f.parent_phone("parent-android").await;
+    let mut child = gradebook()
+        .arg("dispatch")
+        .env("DATABASE_URL", &f.day.app.db.url)
+        .envs(f.fake.env())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(line.contains("dispatching"), "{line:?}");
+
+    let grade = f.grade("from-the-server", 5).await;
+    let messages = f.fake.wait_for("the push", |m| !m.is_empty()).await;
+    assert_eq!(
+        messages[0]["data"]["grade_id"],
+        num(&grade["id"]).to_string()
+    );
+
+    let pid = child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status();
+    assert!(killed.is_ok_and(|s| s.success()));
+    let mut status = None;
+    for _ in 0..500 {
+        if let Ok(Some(done)) = child.try_wait() {
+            status = Some(done);
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let mut err = String::new();
+    if let Some(mut stderr) = child.stderr.take() {
+        stderr.read_to_string(&mut err).unwrap_or_default();
+    }
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "dispatch stops gracefully on SIGTERM: {status:?} {err}"
+    );
+    assert_eq!(f.fake.messages().len(), 1);
+}
+
+#[test]
+fn dispatch_without_a_key_stops_with_one_line() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("sqlite://{}", dir.path().join("push.db").display());
+    let output = gradebook()
+        .arg("dispatch")
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(output.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("push.service_account_key_file"), "{err}");
+}
+
+#[test]
+fn an_unusable_push_key_stops_the_server_with_one_line_naming_it() {
+    let output = gradebook()
+        .arg("serve")
+        .env(
+            "APP__PUSH__SERVICE_ACCOUNT_KEY_FILE",
+            "/nonexistent/key.json",
+        )
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("push.service_account_key_file"), "{err}");
 }

@@ -176,7 +176,8 @@ pub fn deactivate_session_devices(
 // Preferences
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Debug, Queryable)]
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = notification_preferences)]
 struct StoredPreferences {
     new_grade: i16,
     changed_grade: i16,
@@ -214,30 +215,6 @@ impl StoredPreferences {
     }
 }
 
-type PreferenceColumns = (
-    notification_preferences::new_grade,
-    notification_preferences::changed_grade,
-    notification_preferences::attendance,
-    notification_preferences::homework,
-    notification_preferences::term_grade,
-    notification_preferences::quiet_start,
-    notification_preferences::quiet_end,
-    notification_preferences::quiet_mode,
-    notification_preferences::utc_offset_minutes,
-);
-
-const PREFERENCE_COLUMNS: PreferenceColumns = (
-    notification_preferences::new_grade,
-    notification_preferences::changed_grade,
-    notification_preferences::attendance,
-    notification_preferences::homework,
-    notification_preferences::term_grade,
-    notification_preferences::quiet_start,
-    notification_preferences::quiet_end,
-    notification_preferences::quiet_mode,
-    notification_preferences::utc_offset_minutes,
-);
-
 /// A person's preferences for one child; the defaults when they never chose.
 ///
 /// # Errors
@@ -250,7 +227,7 @@ pub fn preferences(
     let stored: Option<StoredPreferences> = notification_preferences::table
         .filter(notification_preferences::user_id.eq(user.get()))
         .filter(notification_preferences::student_id.eq(student.get()))
-        .select(PREFERENCE_COLUMNS)
+        .select(StoredPreferences::as_select())
         .first(conn)
         .optional()?;
     Ok(stored.map_or_else(Preferences::default, StoredPreferences::into_domain))
@@ -378,30 +355,38 @@ fn recipients(conn: &mut DbConnection, students_: &BTreeSet<i64>) -> Result<Vec<
         .collect())
 }
 
-/// Fans events out to the family's devices by their preferences and writes the outbox rows
-/// with a `queued` (or `held`, `counted`) entry in the delivery log, in the caller's
-/// transaction. On PostgreSQL it also `NOTIFY`s the dispatchers, which hear it at commit.
-/// Returns how many rows were written.
+/// Fans events about `students_` out to their families' devices by their preferences and
+/// writes the outbox rows with a `queued` (or `held`, `counted`) entry in the delivery log, in
+/// the caller's transaction. `events` builds the events of the students that have a device to
+/// tell (only those: a class without registered phones costs one query per table). On
+/// PostgreSQL it also `NOTIFY`s the dispatchers, which hear it at commit. Returns how many
+/// rows were written.
 ///
 /// # Errors
 /// On a database failure.
-pub fn enqueue(conn: &mut DbConnection, events: &[Event], at: NaiveDateTime) -> Result<usize> {
-    if events.is_empty() {
+pub fn enqueue(
+    conn: &mut DbConnection,
+    students_: &BTreeSet<i64>,
+    events: impl FnOnce(&mut DbConnection, &BTreeSet<i64>) -> Result<Vec<Event>>,
+    at: NaiveDateTime,
+) -> Result<usize> {
+    if students_.is_empty() {
         return Ok(0);
     }
-    let students_: BTreeSet<i64> = events.iter().map(|e| e.student).collect();
-    let recipients = recipients(conn, &students_)?;
+    let recipients = recipients(conn, students_)?;
     if recipients.is_empty() {
         return Ok(0);
     }
+    let reached: BTreeSet<i64> = recipients.iter().map(|(s, _, _)| *s).collect();
+    let events = events(conn, &reached)?;
     let users: BTreeSet<i64> = recipients.iter().map(|(_, u, _)| *u).collect();
     let stored: Vec<(i64, i64, StoredPreferences)> = notification_preferences::table
         .filter(notification_preferences::user_id.eq_any(&users))
-        .filter(notification_preferences::student_id.eq_any(&students_))
+        .filter(notification_preferences::student_id.eq_any(&reached))
         .select((
             notification_preferences::user_id,
             notification_preferences::student_id,
-            PREFERENCE_COLUMNS,
+            StoredPreferences::as_select(),
         ))
         .load(conn)?;
     let prefs: HashMap<(i64, i64), Preferences> = stored
@@ -409,7 +394,7 @@ pub fn enqueue(conn: &mut DbConnection, events: &[Event], at: NaiveDateTime) -> 
         .map(|(u, s, p)| ((u, s), p.into_domain()))
         .collect();
     let mut rows = Vec::new();
-    for event in events {
+    for event in &events {
         let payload = serde_json::to_string(&Payload {
             title: event.text.title.clone(),
             body: event.text.body.clone(),
@@ -478,14 +463,14 @@ pub fn enqueue(conn: &mut DbConnection, events: &[Event], at: NaiveDateTime) -> 
     Ok(written.len())
 }
 
-/// The names a grade push is written with.
-struct GradeNames {
+/// The names a push is written with.
+struct Names {
     subject: String,
     work_types: HashMap<i64, String>,
     first_names: HashMap<i64, String>,
 }
 
-impl GradeNames {
+impl Names {
     fn load(conn: &mut DbConnection, lesson: &Lesson, students_: &BTreeSet<i64>) -> Result<Self> {
         let subject: String = subjects::table
             .find(lesson.subject_id)
@@ -510,12 +495,13 @@ impl GradeNames {
         })
     }
 
+    fn first_name(&self, student: i64) -> &str {
+        self.first_names.get(&student).map_or("", String::as_str)
+    }
+
     fn facts<'a>(&'a self, lesson: &Lesson, grade: &'a Grade) -> GradeFacts<'a> {
         GradeFacts {
-            first_name: self
-                .first_names
-                .get(&grade.student_id)
-                .map_or("", String::as_str),
+            first_name: self.first_name(grade.student_id),
             subject: &self.subject,
             work_type: self
                 .work_types
@@ -571,24 +557,27 @@ pub fn enqueue_grades_created(
         return Ok(0);
     }
     let students_: BTreeSet<i64> = grades.iter().map(|g| g.student_id).collect();
-    let names = GradeNames::load(conn, lesson, &students_)?;
-    let events: Vec<Event> = grades
-        .iter()
-        .map(|grade| {
-            event_about(
-                lesson,
-                grade.student_id,
-                EventKind::GradeCreated,
-                format!("grade:{}:v{}", grade.id, grade.version),
-                rules::grade_created_text(&names.facts(lesson, grade), &grade.value),
-                &[
-                    ("grade_id", grade.id.to_string()),
-                    ("screen", "grades".to_owned()),
-                ],
-            )
-        })
-        .collect();
-    enqueue(conn, &events, at)
+    let events = |conn: &mut DbConnection, reached: &BTreeSet<i64>| {
+        let names = Names::load(conn, lesson, reached)?;
+        Ok(grades
+            .iter()
+            .filter(|grade| reached.contains(&grade.student_id))
+            .map(|grade| {
+                event_about(
+                    lesson,
+                    grade.student_id,
+                    EventKind::GradeCreated,
+                    format!("grade:{}:v{}", grade.id, grade.version),
+                    rules::grade_created_text(&names.facts(lesson, grade), &grade.value),
+                    &[
+                        ("grade_id", grade.id.to_string()),
+                        ("screen", "grades".to_owned()),
+                    ],
+                )
+            })
+            .collect())
+    };
+    enqueue(conn, &students_, events, at)
 }
 
 /// The outbox rows of a changed (`now` is `Some`) or deleted grade.
@@ -603,29 +592,32 @@ pub fn enqueue_grade_changed(
     version: i32,
     at: NaiveDateTime,
 ) -> Result<usize> {
-    let names = GradeNames::load(conn, lesson, &BTreeSet::from([before.student_id]))?;
-    let (kind, text) = match now {
-        Some(after) => (
-            EventKind::GradeChanged,
-            rules::grade_changed_text(&names.facts(lesson, after), &before.value, &after.value),
-        ),
-        None => (
-            EventKind::GradeDeleted,
-            rules::grade_deleted_text(&names.facts(lesson, before), &before.value),
-        ),
+    let events = |conn: &mut DbConnection, reached: &BTreeSet<i64>| {
+        let names = Names::load(conn, lesson, reached)?;
+        let (kind, text) = match now {
+            Some(after) => (
+                EventKind::GradeChanged,
+                rules::grade_changed_text(&names.facts(lesson, after), &before.value, &after.value),
+            ),
+            None => (
+                EventKind::GradeDeleted,
+                rules::grade_deleted_text(&names.facts(lesson, before), &before.value),
+            ),
+        };
+        let event = event_about(
+            lesson,
+            before.student_id,
+            kind,
+            format!("grade:{}:v{version}", before.id),
+            text,
+            &[
+                ("grade_id", before.id.to_string()),
+                ("screen", "grades".to_owned()),
+            ],
+        );
+        Ok(vec![event])
     };
-    let event = event_about(
-        lesson,
-        before.student_id,
-        kind,
-        format!("grade:{}:v{version}", before.id),
-        text,
-        &[
-            ("grade_id", before.id.to_string()),
-            ("screen", "grades".to_owned()),
-        ],
-    );
-    enqueue(conn, &[event], at)
+    enqueue(conn, &BTreeSet::from([before.student_id]), events, at)
 }
 
 /// The outbox rows of attendance marks set on a lesson: (student, mark, the mark's event id).
@@ -642,31 +634,31 @@ pub fn enqueue_attendance(
         return Ok(0);
     }
     let students_: BTreeSet<i64> = marks.iter().map(|(s, _, _)| *s).collect();
-    let subject: String = subjects::table
-        .find(lesson.subject_id)
-        .select(subjects::name)
-        .first(conn)?;
-    let first_names: HashMap<i64, String> = students::table
-        .filter(students::id.eq_any(&students_))
-        .select((students::id, students::first_name))
-        .load::<(i64, String)>(conn)?
-        .into_iter()
-        .collect();
-    let events: Vec<Event> = marks
-        .iter()
-        .map(|(student, mark, event)| {
-            let name = first_names.get(student).map_or("", String::as_str);
-            event_about(
-                lesson,
-                *student,
-                EventKind::AttendanceMarked,
-                format!("attendance:{event}"),
-                rules::attendance_text(name, &subject, mark, lesson.lesson_date, lesson.number),
-                &[("mark", mark.clone()), ("screen", "diary".to_owned())],
-            )
-        })
-        .collect();
-    enqueue(conn, &events, at)
+    let events = |conn: &mut DbConnection, reached: &BTreeSet<i64>| {
+        let names = Names::load(conn, lesson, reached)?;
+        Ok(marks
+            .iter()
+            .filter(|(student, _, _)| reached.contains(student))
+            .map(|(student, mark, event)| {
+                let name = names.first_name(*student);
+                event_about(
+                    lesson,
+                    *student,
+                    EventKind::AttendanceMarked,
+                    format!("attendance:{event}"),
+                    rules::attendance_text(
+                        name,
+                        &names.subject,
+                        mark,
+                        lesson.lesson_date,
+                        lesson.number,
+                    ),
+                    &[("mark", mark.clone()), ("screen", "diary".to_owned())],
+                )
+            })
+            .collect())
+    };
+    enqueue(conn, &students_, events, at)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -677,6 +669,7 @@ pub fn enqueue_attendance(
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub id: i64,
+    pub school_id: i64,
     pub event_key: String,
     pub device_id: i64,
     pub token: String,
@@ -716,37 +709,44 @@ fn log(
         .execute(conn)
 }
 
-/// Whether the recipient of a row may still get it: the device is active, still theirs and
-/// under a live session, and they are still a guardian of the student (or the student).
-fn still_allowed(conn: &mut DbConnection, row: &DueRow) -> QueryResult<Option<String>> {
-    let device: Option<(String, i64, i16, Option<NaiveDateTime>)> = devices::table
+/// The token of each claimed row whose recipient may still get it: the device is active,
+/// still theirs and under a live session, and they are still a guardian of the student (or
+/// the student). Three queries for the whole batch.
+fn allowed_tokens(conn: &mut DbConnection, rows: &[DueRow]) -> QueryResult<HashMap<i64, String>> {
+    let device_ids: BTreeSet<i64> = rows.iter().map(|r| r.device_id).collect();
+    let users: BTreeSet<i64> = rows.iter().map(|r| r.user_id).collect();
+    let students_: BTreeSet<i64> = rows.iter().map(|r| r.student_id).collect();
+    let live: HashMap<i64, (String, i64)> = devices::table
         .inner_join(sessions::table)
-        .filter(devices::id.eq(row.device_id))
-        .select((
-            devices::token,
-            devices::user_id,
-            devices::active,
-            sessions::revoked_at,
-        ))
-        .first(conn)
-        .optional()?;
-    let Some((token, owner, active, revoked)) = device else {
-        return Ok(None);
-    };
-    if owner != row.user_id || active == 0 || revoked.is_some() {
-        return Ok(None);
-    }
-    let guardian: i64 = guardianships::table
-        .filter(guardianships::parent_user_id.eq(row.user_id))
-        .filter(guardianships::student_id.eq(row.student_id))
-        .count()
-        .get_result(conn)?;
-    let own: i64 = students::table
-        .filter(students::id.eq(row.student_id))
-        .filter(students::user_id.eq(row.user_id))
-        .count()
-        .get_result(conn)?;
-    Ok((guardian + own > 0).then_some(token))
+        .filter(devices::id.eq_any(&device_ids))
+        .filter(devices::active.eq(1_i16))
+        .filter(sessions::revoked_at.is_null())
+        .select((devices::id, devices::token, devices::user_id))
+        .load::<(i64, String, i64)>(conn)?
+        .into_iter()
+        .map(|(id, token, owner)| (id, (token, owner)))
+        .collect();
+    let mut family: BTreeSet<(i64, i64)> = guardianships::table
+        .filter(guardianships::parent_user_id.eq_any(&users))
+        .filter(guardianships::student_id.eq_any(&students_))
+        .select((guardianships::parent_user_id, guardianships::student_id))
+        .load::<(i64, i64)>(conn)?
+        .into_iter()
+        .collect();
+    let own: Vec<(Option<i64>, i64)> = students::table
+        .filter(students::id.eq_any(&students_))
+        .filter(students::user_id.eq_any(&users))
+        .select((students::user_id, students::id))
+        .load(conn)?;
+    family.extend(own.into_iter().filter_map(|(u, s)| u.map(|u| (u, s))));
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            let (token, owner) = live.get(&row.device_id)?;
+            (*owner == row.user_id && family.contains(&(row.user_id, row.student_id)))
+                .then(|| (row.id, token.clone()))
+        })
+        .collect())
 }
 
 /// Claims up to `limit` due rows (queued or held, due by `now`, not leased) for `lease`:
@@ -807,12 +807,14 @@ pub fn claim(
                 notifications::attempts.eq(notifications::attempts + 1),
             ))
             .execute(conn)?;
+        let mut allowed = allowed_tokens(conn, &rows)?;
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
             let payload = serde_json::from_str::<Payload>(&row.payload);
-            match (still_allowed(conn, &row)?, payload) {
+            match (allowed.remove(&row.id), payload) {
                 (Some(token), Ok(payload)) => claimed.push(Claimed {
                     id: row.id,
+                    school_id: row.school_id,
                     event_key: row.event_key,
                     device_id: row.device_id,
                     token,
@@ -867,13 +869,6 @@ fn finish(
     Ok(())
 }
 
-fn school_of(conn: &mut DbConnection, id: i64) -> QueryResult<i64> {
-    notifications::table
-        .find(id)
-        .select(notifications::school_id)
-        .first(conn)
-}
-
 /// What sending a claimed row led to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -887,60 +882,86 @@ pub enum Outcome {
     Failed(String),
 }
 
-/// Records what sending a claimed row led to, with its delivery-log entry, and releases the
-/// lease.
+/// Records what sending each claimed row led to, with its delivery-log entry, and releases
+/// the leases, in one transaction.
 ///
 /// # Errors
 /// On a database failure.
 pub fn record(
     conn: &mut DbConnection,
-    claimed: &Claimed,
-    outcome: &Outcome,
+    outcomes: &[(Claimed, Outcome)],
     at: NaiveDateTime,
 ) -> Result<()> {
     conn.transaction(|conn| {
-        let school = school_of(conn, claimed.id)?;
-        match outcome {
-            Outcome::Sent(name) => finish(conn, claimed.id, school, "sent", Some(name), None, at)?,
-            Outcome::Failed(reason) => {
-                finish(conn, claimed.id, school, "failed", None, Some(reason), at)?;
-            }
-            Outcome::TokenGone(reason) => {
-                finish(conn, claimed.id, school, "failed", None, Some(reason), at)?;
-                diesel::update(devices::table.find(claimed.device_id))
-                    .set((
-                        devices::active.eq(0_i16),
-                        devices::deactivated_reason.eq(reason.as_str()),
-                        devices::updated_at.eq(at),
-                    ))
-                    .execute(conn)?;
-            }
-            Outcome::Retry { next, reason } => {
-                diesel::update(notifications::table.find(claimed.id))
-                    .set((
-                        notifications::status.eq("queued"),
-                        notifications::next_attempt_at.eq(*next),
-                        notifications::last_error.eq(reason.as_str()),
-                        notifications::locked_until.eq(None::<NaiveDateTime>),
-                    ))
-                    .execute(conn)?;
-                log(conn, school, claimed.id, "retry", Some(reason), at)?;
-            }
+        for (claimed, outcome) in outcomes {
+            record_one(conn, claimed, outcome, at)?;
         }
         Ok(())
     })
 }
 
-/// The earliest time a row becomes due (queued or held, not leased), to sleep until it.
+fn record_one(
+    conn: &mut DbConnection,
+    claimed: &Claimed,
+    outcome: &Outcome,
+    at: NaiveDateTime,
+) -> QueryResult<()> {
+    let school = claimed.school_id;
+    match outcome {
+        Outcome::Sent(name) => finish(conn, claimed.id, school, "sent", Some(name), None, at)?,
+        Outcome::Failed(reason) => {
+            finish(conn, claimed.id, school, "failed", None, Some(reason), at)?;
+        }
+        Outcome::TokenGone(reason) => {
+            finish(conn, claimed.id, school, "failed", None, Some(reason), at)?;
+            diesel::update(devices::table.find(claimed.device_id))
+                .set((
+                    devices::active.eq(0_i16),
+                    devices::deactivated_reason.eq(reason.as_str()),
+                    devices::updated_at.eq(at),
+                ))
+                .execute(conn)?;
+        }
+        Outcome::Retry { next, reason } => {
+            diesel::update(notifications::table.find(claimed.id))
+                .set((
+                    notifications::status.eq("queued"),
+                    notifications::next_attempt_at.eq(*next),
+                    notifications::last_error.eq(reason.as_str()),
+                    notifications::locked_until.eq(None::<NaiveDateTime>),
+                ))
+                .execute(conn)?;
+            log(conn, school, claimed.id, "retry", Some(reason), at)?;
+        }
+    }
+    Ok(())
+}
+
+/// The earliest time a row becomes claimable after `now`'s claim: the earliest due time of
+/// the queued or held rows no one holds, or the end of the earliest lease of those someone
+/// holds (a dispatcher that died leaves them at its lease's end).
 ///
 /// # Errors
 /// On a database failure.
-pub fn next_due(conn: &mut DbConnection) -> Result<Option<NaiveDateTime>> {
-    notifications::table
-        .filter(notifications::status.eq_any(["queued", "held"]))
+pub fn next_due(conn: &mut DbConnection, now: NaiveDateTime) -> Result<Option<NaiveDateTime>> {
+    let waiting = notifications::table.filter(notifications::status.eq_any(["queued", "held"]));
+    let free: Option<NaiveDateTime> = waiting
+        .clone()
+        .filter(
+            notifications::locked_until
+                .is_null()
+                .or(notifications::locked_until.le(now)),
+        )
         .select(diesel::dsl::min(notifications::next_attempt_at))
-        .first::<Option<NaiveDateTime>>(conn)
-        .map_err(Into::into)
+        .first(conn)?;
+    let leased: Option<NaiveDateTime> = waiting
+        .filter(notifications::locked_until.gt(now))
+        .select(diesel::dsl::min(notifications::locked_until))
+        .first(conn)?;
+    Ok(match (free, leased) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    })
 }
 
 /// PostgreSQL: `LISTEN`s on [`CHANNEL`] on a dedicated connection (a no-op on SQLite, whose

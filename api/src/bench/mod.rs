@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod load;
+pub mod push;
 pub mod table;
 
 use std::fmt::Write as _;
@@ -257,6 +258,8 @@ pub async fn run_target(target: &Target, options: &Options) -> Result<DatabaseRe
 async fn measure_journal(bench: &BenchSchool, options: &Options) -> Result<Vec<Row>, BenchError> {
     let mut rows = grade_a_class(bench, options).await?;
     rows.extend(open_the_diary_week(bench, options).await?);
+    // Last: it gives the graded classes' parents phones, which the other scenarios do not have.
+    rows.extend(push::push_latency(bench, options).await?);
     Ok(rows)
 }
 
@@ -291,6 +294,14 @@ fn verdicts(rows: &[Row]) -> Vec<Verdict> {
             target: "open the diary week: p99 under 10 ms".into(),
             measured: format!("{p99:.1} ms"),
             met: p99 < 10.0 && row.measurement.errors == 0,
+        });
+    }
+    if let Some(row) = find(push::PUSH_LATENCY) {
+        let p99 = row.measurement.p99_ms();
+        out.push(Verdict {
+            target: "push latency: p99 under 200 ms".into(),
+            measured: format!("{p99:.1} ms"),
+            met: p99 < 200.0 && row.measurement.errors == 0,
         });
     }
     if let Some(row) = find(DIARY_PACED) {
@@ -452,12 +463,8 @@ fn bench_settings(
     url: &persistence::DatabaseUrl,
     options: &Options,
 ) -> Result<Settings, BenchError> {
-    let full_url = match url {
-        persistence::DatabaseUrl::Postgres(u) => u.clone(),
-        persistence::DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
-    };
     let mut env = vec![
-        ("DATABASE_URL".to_owned(), full_url),
+        ("DATABASE_URL".to_owned(), url_string(url)),
         // Long enough for a long run on a slow machine.
         (
             "APP__AUTH__ACCESS_TOKEN_TTL_SECS".to_owned(),
@@ -476,6 +483,14 @@ fn bench_settings(
         bind: Some("127.0.0.1:0".to_owned()),
     })
     .map_err(setup)
+}
+
+/// The URL as `DATABASE_URL` takes it.
+fn url_string(url: &persistence::DatabaseUrl) -> String {
+    match url {
+        persistence::DatabaseUrl::Postgres(u) => u.clone(),
+        persistence::DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+    }
 }
 
 /// Starts the real HTTP server as `gradebook serve` does, on a free loopback port.

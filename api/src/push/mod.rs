@@ -198,13 +198,8 @@ impl Dispatcher {
             }
         }
         let at = (self.clock)();
-        self.blocking(move |conn| {
-            for (row, outcome) in &outcomes {
-                outbox::record(conn, row, outcome, at)?;
-            }
-            Ok(())
-        })
-        .await?;
+        self.blocking(move |conn| outbox::record(conn, &outcomes, at))
+            .await?;
         Ok(count)
     }
 
@@ -243,8 +238,12 @@ impl Dispatcher {
 
     /// How long to sleep when nothing is due: until the next row is due, at most the poll.
     async fn idle_wait(&self) -> Duration {
-        let next = self.blocking(outbox::next_due).await.ok().flatten();
         let now = (self.clock)();
+        let next = self
+            .blocking(move |conn| outbox::next_due(conn, now))
+            .await
+            .ok()
+            .flatten();
         next.map_or(self.policy.poll, |due| {
             (due - now)
                 .to_std()
@@ -264,8 +263,8 @@ impl Dispatcher {
             }
             let wait = self.idle_wait().await;
             if wait.is_zero() {
-                // Due rows another dispatcher holds: give its lease time.
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                // Due now (a concurrent commit, or another dispatcher's lease just ended).
+                tokio::time::sleep(Duration::from_millis(5)).await;
                 continue;
             }
             tokio::select! {
