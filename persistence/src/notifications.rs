@@ -856,6 +856,19 @@ fn finish(
     error: Option<&str>,
     at: NaiveDateTime,
 ) -> QueryResult<()> {
+    set_finished(conn, id, status, message, error, at)?;
+    log(conn, school, id, status, message.or(error), at)?;
+    Ok(())
+}
+
+fn set_finished(
+    conn: &mut DbConnection,
+    id: i64,
+    status: &str,
+    message: Option<&str>,
+    error: Option<&str>,
+    at: NaiveDateTime,
+) -> QueryResult<usize> {
     diesel::update(notifications::table.find(id))
         .set((
             notifications::status.eq(status),
@@ -864,9 +877,7 @@ fn finish(
             notifications::locked_until.eq(None::<NaiveDateTime>),
             notifications::finished_at.eq(Some(at)),
         ))
-        .execute(conn)?;
-    log(conn, school, id, status, message.or(error), at)?;
-    Ok(())
+        .execute(conn)
 }
 
 /// What sending a claimed row led to.
@@ -882,8 +893,8 @@ pub enum Outcome {
     Failed(String),
 }
 
-/// Records what sending each claimed row led to, with its delivery-log entry, and releases
-/// the leases, in one transaction.
+/// Records what sending each claimed row led to, with its delivery-log entries (one
+/// multi-row insert), and releases the leases, in one transaction.
 ///
 /// # Errors
 /// On a database failure.
@@ -892,28 +903,48 @@ pub fn record(
     outcomes: &[(Claimed, Outcome)],
     at: NaiveDateTime,
 ) -> Result<()> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
     conn.transaction(|conn| {
+        let mut entries = Vec::with_capacity(outcomes.len());
         for (claimed, outcome) in outcomes {
-            record_one(conn, claimed, outcome, at)?;
+            let (status, detail) = record_one(conn, claimed, outcome, at)?;
+            entries.push((
+                notification_log::school_id.eq(claimed.school_id),
+                notification_log::notification_id.eq(claimed.id),
+                notification_log::status.eq(status),
+                notification_log::detail.eq(detail),
+                notification_log::occurred_at.eq(at),
+            ));
         }
+        on_backend!(
+            conn,
+            execute,
+            diesel::insert_into(notification_log::table).values(&entries)
+        )?;
         Ok(())
     })
 }
 
-fn record_one(
+/// Updates one row; returns its delivery-log entry (status, detail).
+fn record_one<'a>(
     conn: &mut DbConnection,
     claimed: &Claimed,
-    outcome: &Outcome,
+    outcome: &'a Outcome,
     at: NaiveDateTime,
-) -> QueryResult<()> {
-    let school = claimed.school_id;
+) -> QueryResult<(&'static str, &'a str)> {
     match outcome {
-        Outcome::Sent(name) => finish(conn, claimed.id, school, "sent", Some(name), None, at)?,
+        Outcome::Sent(name) => {
+            set_finished(conn, claimed.id, "sent", Some(name), None, at)?;
+            Ok(("sent", name))
+        }
         Outcome::Failed(reason) => {
-            finish(conn, claimed.id, school, "failed", None, Some(reason), at)?;
+            set_finished(conn, claimed.id, "failed", None, Some(reason), at)?;
+            Ok(("failed", reason))
         }
         Outcome::TokenGone(reason) => {
-            finish(conn, claimed.id, school, "failed", None, Some(reason), at)?;
+            set_finished(conn, claimed.id, "failed", None, Some(reason), at)?;
             diesel::update(devices::table.find(claimed.device_id))
                 .set((
                     devices::active.eq(0_i16),
@@ -921,6 +952,7 @@ fn record_one(
                     devices::updated_at.eq(at),
                 ))
                 .execute(conn)?;
+            Ok(("failed", reason))
         }
         Outcome::Retry { next, reason } => {
             diesel::update(notifications::table.find(claimed.id))
@@ -931,10 +963,9 @@ fn record_one(
                     notifications::locked_until.eq(None::<NaiveDateTime>),
                 ))
                 .execute(conn)?;
-            log(conn, school, claimed.id, "retry", Some(reason), at)?;
+            Ok(("retry", reason))
         }
     }
-    Ok(())
 }
 
 /// The earliest time a row becomes claimable after `now`'s claim: the earliest due time of
