@@ -90,6 +90,9 @@ enum Rule {
     WriteLesson,
     /// Reading a school's full ranking; targets: the school, the other school, a missing one.
     ReadSchoolRanking,
+    /// Following a student's events on one's phone (notification preferences): the family
+    /// only; targets as for [`Rule::ReadStudent`].
+    FollowStudent,
 }
 
 /// The targets of each rule, in column order.
@@ -99,7 +102,7 @@ fn targets(rule: Rule) -> &'static [&'static str] {
         Rule::ManageSchool => &["school", "missing school"],
         Rule::ManageMunicipality => &["municipality", "missing municipality"],
         Rule::ReadSchoolRanking => &["school", "other school", "missing school"],
-        Rule::ReadStudent => &[
+        Rule::ReadStudent | Rule::FollowStudent => &[
             "student of 5А in the family",
             "student of 7В outside the family",
             "student of the other school",
@@ -172,6 +175,12 @@ fn expected(rule: Rule, who: Who) -> Vec<Expect> {
             }
             OtherSchoolAdmin => vec![H, A, H],
         },
+        //                                           family 7В   other missing
+        Rule::FollowStudent => match who {
+            Anonymous => vec![U, U, U, U],
+            Student | Parent => vec![A, H, H, H],
+            _ => vec![F, F, F, F],
+        },
     }
 }
 
@@ -181,7 +190,9 @@ fn rule_of(operation: &str) -> Option<Rule> {
     Some(match operation {
         "get_liveness" | "get_readiness" | "get_api_index" | "post_login" | "post_refresh"
         | "post_token" | "post_activate" => Rule::Public,
-        "get_me" | "create_link_code" | "post_logout" | "list_my_lessons" => Rule::OwnAccount,
+        "get_me" | "create_link_code" | "post_logout" | "list_my_lessons" | "register_device"
+        | "list_devices" | "unregister_device" => Rule::OwnAccount,
+        "get_notification_preferences" | "put_notification_preferences" => Rule::FollowStudent,
         "get_student"
         | "get_grade_history"
         | "get_grade"
@@ -674,6 +685,28 @@ fn request(
         "get_me" => (format!("{v1}/me"), None),
         "create_link_code" => (format!("{v1}/me/link-codes"), None),
         "post_logout" => (format!("{v1}/auth/logout"), None),
+        "register_device" => (
+            format!("{v1}/devices"),
+            Some(json!({"token": format!("matrix-device-{n}"), "platform": "android", "app": "my_diary"})),
+        ),
+        "list_devices" => (format!("{v1}/devices"), None),
+        // The caller's own device id is put in by the loop, which registers one first.
+        "unregister_device" => (format!("{v1}/devices/{MISSING}"), None),
+        "get_notification_preferences" | "put_notification_preferences" => {
+            let id = [
+                world.family_student.get(),
+                world.outside_student.get(),
+                world.other_student.get(),
+                MISSING,
+            ][target];
+            (
+                format!("{v1}/students/{id}/notification-preferences"),
+                (operation == "put_notification_preferences").then(|| {
+                    json!({"new_grade": true, "changed_grade": true, "attendance": false,
+                           "homework": true, "term_grade": true, "quiet_hours": null})
+                }),
+            )
+        }
         "get_student" => {
             let id = [
                 world.family_student.get(),
@@ -1296,6 +1329,28 @@ async fn every_operation_answers_every_caller_as_the_rules_say(backend: Backend)
                         request = request.set_json(body);
                     }
                     app.call(request).await
+                } else if id == "unregister_device" {
+                    // The caller's own device: registered first (a caller who cannot register
+                    // one asks for a missing id).
+                    let registered = app
+                        .post_as(
+                            token,
+                            "/api/v1/devices",
+                            &json!({"token": format!("matrix-own-{n}"), "platform": "ios", "app": "my_diary"}),
+                        )
+                        .await;
+                    let device = if registered.status == 201 {
+                        registered.json()["id"].as_i64().unwrap_or(MISSING)
+                    } else {
+                        MISSING
+                    };
+                    app.send_as(
+                        token,
+                        method.clone(),
+                        &format!("/api/v1/devices/{device}"),
+                        None,
+                    )
+                    .await
                 } else {
                     app.send_as(token, method.clone(), &path, body.as_ref())
                         .await

@@ -25,18 +25,18 @@ const LESSON_DAY: &str = "2026-11-23";
 
 /// The demo, the teacher's token, a fresh lesson of 5А in the teacher's subject, and the
 /// lesson as answered (with the school's work types and scales).
-struct Day {
-    app: TestApp,
-    teacher: String,
-    lesson: Value,
-    students: Vec<i64>,
+pub(crate) struct Day {
+    pub(crate) app: TestApp,
+    pub(crate) teacher: String,
+    pub(crate) lesson: Value,
+    pub(crate) students: Vec<i64>,
 }
 
-fn num(v: &Value) -> i64 {
+pub(crate) fn num(v: &Value) -> i64 {
     v.as_i64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
 
-async fn day(backend: Backend) -> Day {
+pub(crate) async fn day(backend: Backend) -> Day {
     let app = TestApp::new(backend).with_demo();
     let (teacher, _) = app.tokens("demo-teacher").await;
     let (admin, _) = app.tokens("demo-admin").await;
@@ -93,11 +93,11 @@ async fn day(backend: Backend) -> Day {
 }
 
 impl Day {
-    fn lesson_id(&self) -> i64 {
+    pub(crate) fn lesson_id(&self) -> i64 {
         num(&self.lesson["id"])
     }
 
-    fn work_type(&self, weight: i64) -> i64 {
+    pub(crate) fn work_type(&self, weight: i64) -> i64 {
         self.lesson["work_types"]
             .as_array()
             .and_then(|w| w.iter().find(|t| t["weight"] == weight))
@@ -132,7 +132,7 @@ impl Day {
         json!({ "grades": grades })
     }
 
-    async fn grade(&self, key: Option<&str>, body: &Value) -> Reply {
+    pub(crate) async fn grade(&self, key: Option<&str>, body: &Value) -> Reply {
         let mut request = TestRequest::default()
             .method(Method::POST)
             .uri(&format!("/api/v1/lessons/{}/grades", self.lesson_id()))
@@ -373,7 +373,7 @@ async fn every_grade_has_its_history_for_whoever_may_read_it(backend: Backend) {
     assert_eq!(other.body, missing.body);
 }
 
-async fn send(
+pub(crate) async fn send(
     app: &TestApp,
     token: &str,
     method: Method,

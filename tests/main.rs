@@ -16,5 +16,6 @@ mod http_basics;
 mod journal;
 mod migrations;
 mod openapi_contract;
+mod push;
 mod school_structure;
 mod timetable;

@@ -29,6 +29,9 @@ pub struct AppState {
     pub write_turn: Option<Arc<std::sync::Mutex<()>>>,
     /// Rankings computed from the running sums, until a write of this process commits.
     pub rankings: Arc<crate::routes::averages::Rankings>,
+    /// Rung after every write that may have queued notifications: wakes this process's
+    /// dispatcher at once (see [`crate::push`]).
+    pub outbox: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -51,7 +54,13 @@ impl AppState {
             login_throttle: Arc::new(login_throttle),
             write_turn: sqlite.then(|| Arc::new(std::sync::Mutex::new(()))),
             rankings: Arc::default(),
+            outbox: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Tells this process's dispatcher that notifications may have been queued.
+    pub fn wake_dispatcher(&self) {
+        self.outbox.notify_one();
     }
 }
 

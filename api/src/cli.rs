@@ -87,6 +87,9 @@ pub enum Command {
         #[arg(long)]
         name: String,
     },
+    /// Send queued push notifications until stopped (SIGTERM/SIGINT), beside or instead of the
+    /// servers' own dispatchers; needs a push.service_account_key_* setting.
+    Dispatch,
     /// Print the OpenAPI document (the committed contract is openapi/openapi.json).
     Openapi {
         /// Write to this file instead of standard output.
@@ -209,6 +212,12 @@ pub fn run(cli: Cli) -> Result<(), StartError> {
             let settings = load_settings(&cli, None)?;
             telemetry::init(&settings.log);
             add_admin(&settings, *school, *municipality, login, name)
+        }
+        Command::Dispatch => {
+            let settings = load_settings(&cli, None)?;
+            telemetry::init(&settings.log);
+            let pool = connect_and_migrate(&settings)?;
+            actix_web::rt::System::new().block_on(dispatch(settings, pool))
         }
         Command::Serve { demo, bind } => {
             let settings = load_settings(&cli, bind.clone())?;
@@ -395,9 +404,59 @@ fn load_demo(pool: &Pool) -> Result<(), StartError> {
     Ok(())
 }
 
+/// `gradebook dispatch`: a dispatcher of its own until a stop signal.
+async fn dispatch(settings: Settings, pool: Pool) -> Result<(), StartError> {
+    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    let dispatcher = crate::push::Dispatcher::from_settings(pool, &settings, wake)
+        .map_err(|e| StartError::Io(format!("cannot dispatch: {e}")))?;
+    let running = dispatcher.spawn();
+    tracing::info!("dispatcher started");
+    println!("dispatching push notifications; stop with Ctrl-C or SIGTERM");
+    stop_signal().await;
+    running.stop().await;
+    tracing::info!("dispatcher stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn stop_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot watch SIGTERM");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
 async fn serve(settings: Settings, pool: Pool, keys: KeySet) -> Result<(), StartError> {
     let addr = settings.bind_addr()?;
-    let state = AppState::new(pool, settings.clone(), keys);
+    let state = AppState::new(pool.clone(), settings.clone(), keys);
+    let dispatcher =
+        match crate::push::Dispatcher::from_settings(pool, &settings, state.outbox.clone()) {
+            Ok(dispatcher) => {
+                tracing::info!("push dispatcher started");
+                Some(dispatcher.spawn())
+            }
+            Err(reason) => {
+                tracing::warn!(%reason, "push dispatcher not started");
+                None
+            }
+        };
     let mut server = HttpServer::new(move || build_app(state.clone()))
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
         .client_request_timeout(std::time::Duration::from_secs(
@@ -418,10 +477,11 @@ async fn serve(settings: Settings, pool: Pool, keys: KeySet) -> Result<(), Start
         );
     }
     tracing::info!("server started");
-    server
-        .run()
-        .await
-        .map_err(|e| StartError::Io(e.to_string()))?;
+    let served = server.run().await;
+    if let Some(dispatcher) = dispatcher {
+        dispatcher.stop().await;
+    }
+    served.map_err(|e| StartError::Io(e.to_string()))?;
     tracing::info!("server stopped");
     Ok(())
 }

@@ -20,6 +20,45 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub log: LogSettings,
     pub auth: AuthSettings,
+    pub push: PushSettings,
+}
+
+/// Push notifications through Firebase Cloud Messaging (HTTP v1). Without a service-account
+/// key the dispatcher does not run; the outbox rows are written all the same and go out once
+/// a key is configured (or a `gradebook dispatch` process with one runs).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushSettings {
+    /// `false` keeps the server's own dispatcher from running even with a key.
+    pub enabled: bool,
+    /// The Firebase project; the key file's `project_id` when left out.
+    #[serde(default)]
+    pub project_id: Option<String>,
+    /// A service-account key file (JSON) as the Firebase console downloads it.
+    #[serde(default)]
+    pub service_account_key_file: Option<String>,
+    /// The same key inline (the file's JSON), e.g. from a secret store.
+    #[serde(default)]
+    pub service_account_key_json: Option<SecretString>,
+    /// Where access tokens come from; the key's `token_uri` when left out.
+    #[serde(default)]
+    pub token_uri: Option<String>,
+    /// The FCM API's base URL (`POST {base}/v1/projects/{project}/messages:send`).
+    pub fcm_base_url: String,
+    /// The safety-net poll of the outbox, in milliseconds (commits wake the dispatcher at once).
+    pub poll_interval_ms: u64,
+    /// Rows claimed (and sent concurrently) at a time.
+    pub batch_size: u32,
+    /// Attempts before a notification is recorded as failed.
+    pub max_attempts: u32,
+    /// The first retry's delay, in milliseconds; doubles per attempt, with jitter.
+    pub backoff_initial_ms: u64,
+    /// The longest retry delay, in milliseconds.
+    pub backoff_max_ms: u64,
+    /// How long a dispatcher holds claimed rows before another may take them, in seconds.
+    pub lease_secs: u64,
+    /// Timeout of one HTTP request to FCM or the token endpoint, in seconds.
+    pub request_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -219,12 +258,58 @@ impl Settings {
                 "auth.keys_dir and auth.active_key_id are set together".into(),
             ));
         }
+        self.validate_push()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.filter).map_err(|e| {
             ConfigError(format!(
                 "log.filter `{}` is not a valid filter: {e}",
                 self.log.filter
             ))
         })?;
+        Ok(())
+    }
+
+    fn validate_push(&self) -> Result<(), ConfigError> {
+        let push = &self.push;
+        let positive = [
+            ("push.poll_interval_ms", push.poll_interval_ms),
+            ("push.batch_size", u64::from(push.batch_size)),
+            ("push.max_attempts", u64::from(push.max_attempts)),
+            ("push.backoff_initial_ms", push.backoff_initial_ms),
+            ("push.lease_secs", push.lease_secs),
+            ("push.request_timeout_secs", push.request_timeout_secs),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(ConfigError(format!("{key} must be at least 1")));
+        }
+        if push.batch_size > 500 {
+            return Err(ConfigError(format!(
+                "push.batch_size must be at most 500, got {}",
+                push.batch_size
+            )));
+        }
+        if push.backoff_max_ms < push.backoff_initial_ms {
+            return Err(ConfigError(
+                "push.backoff_max_ms must be at least push.backoff_initial_ms".into(),
+            ));
+        }
+        if push.lease_secs <= 2 * push.request_timeout_secs {
+            return Err(ConfigError(
+                "push.lease_secs must be more than twice push.request_timeout_secs (a claimed \
+                 notification must be sent before another dispatcher may take it)"
+                    .into(),
+            ));
+        }
+        for (key, url) in [
+            ("push.fcm_base_url", Some(push.fcm_base_url.as_str())),
+            ("push.token_uri", push.token_uri.as_deref()),
+        ] {
+            if let Some(url) = url
+                && !(url.starts_with("https://") || url.starts_with("http://"))
+            {
+                return Err(ConfigError(format!("{key} `{url}` is not an http(s) URL")));
+            }
+        }
+        crate::push::Credentials::from_settings(push)?;
         Ok(())
     }
 
@@ -277,6 +362,15 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("auth.activation_code_ttl_days", "30"),
     ("auth.link_code_ttl_hours", "72"),
     ("auth.integrator_token_ttl_secs", "3600"),
+    ("push.enabled", "true"),
+    ("push.fcm_base_url", "https://fcm.googleapis.com"),
+    ("push.poll_interval_ms", "1000"),
+    ("push.batch_size", "100"),
+    ("push.max_attempts", "12"),
+    ("push.backoff_initial_ms", "1000"),
+    ("push.backoff_max_ms", "3600000"),
+    ("push.lease_secs", "60"),
+    ("push.request_timeout_secs", "10"),
     ("log.filter", "info"),
     ("log.format", "pretty"),
 ];

@@ -11,6 +11,7 @@ pub mod extract;
 pub mod memo;
 pub mod openapi;
 pub mod password;
+pub mod push;
 pub mod routes;
 pub mod telemetry;
 

@@ -382,6 +382,8 @@ pub enum Operation {
     LockTerm,
     /// [`change_locked`].
     ChangeLocked,
+    /// [`follow_student`].
+    FollowStudent,
 }
 
 impl Operation {
@@ -404,6 +406,7 @@ impl Operation {
                 matches!(grant, Grant::SchoolAdmin(_))
             }
             Self::ManageMunicipality => matches!(grant, Grant::MunicipalityAdmin(_)),
+            Self::FollowStudent => matches!(grant, Grant::Parent { .. } | Grant::Student(_)),
             Self::ReadSchoolReports => {
                 matches!(grant, Grant::SchoolAdmin(_) | Grant::MunicipalityAdmin(_))
             }
@@ -429,9 +432,11 @@ impl Operation {
             Self::WriteLesson(entry) => scopes.contains(&entry.required_scope()),
             Self::ReadSchoolReports => scopes.contains(&Scope::ReportsRead),
             Self::ReadSchoolRanking => holds_all(Record::Grades.required_scopes()),
-            Self::ManageSchool | Self::ManageMunicipality | Self::LockTerm | Self::ChangeLocked => {
-                false
-            }
+            Self::ManageSchool
+            | Self::ManageMunicipality
+            | Self::LockTerm
+            | Self::ChangeLocked
+            | Self::FollowStudent => false,
         }
     }
 }
@@ -624,6 +629,27 @@ pub fn read_student(principal: &Principal, student: &StudentRef, record: Record)
         &student.school,
         |grant| grant.sees_student(student),
         |grant| grant.sees_student(student),
+    )
+}
+
+/// Following a student on one's phone: choosing which of their events to be notified of.
+///
+/// Allowed to: the student themself and their parents, the family that gets the pushes.
+/// Another family's parent or another student gets [`Decision::NotFound`]; teachers, the
+/// administration and integrators get [`Decision::Forbidden`] (they get no pushes about
+/// students).
+pub fn follow_student(principal: &Principal, student: &StudentRef) -> Decision {
+    let family = |grant: &Grant| match grant {
+        Grant::Student(id) => *id == student.id,
+        Grant::Parent { children } => children.contains(&student.id),
+        _ => false,
+    };
+    decide(
+        principal,
+        Operation::FollowStudent,
+        &student.school,
+        family,
+        family,
     )
 }
 
@@ -1369,6 +1395,46 @@ mod tests {
         );
     }
 
+    /// Following a student (notification preferences): the family only; other families and
+    /// students see nothing (404), every other role is refused (403), whatever the student.
+    #[test]
+    fn follow_student_table() {
+        let all = principals();
+        let pupils = students();
+        #[rustfmt::skip]
+        let matrix = [
+            //                                  ann boris vera gleb dina
+            ("nobody",                          [F, F, F, F, F]),
+            ("pupil_ann",                       [A, N, N, N, N]),
+            ("parent_ann",                      [A, N, N, N, N]),
+            ("parent_vera_gleb",                [N, N, A, A, N]),
+            ("teacher_5a_math",                 [F, F, F, F, F]),
+            ("teacher_7b_math_and_parent_dina", [N, N, N, N, A]),
+            ("admin_s1",                        [F, F, F, F, F]),
+            ("muni_1",                          [F, F, F, F, F]),
+            ("int_s1_all",                      [F, F, F, F, F]),
+        ];
+        for (who, row) in matrix {
+            for ((name, student), expected) in pupils.iter().zip(row) {
+                assert_eq!(
+                    follow_student(find(&all, who), student),
+                    expected,
+                    "{who} following {name}"
+                );
+            }
+            let missing = if may_use(find(&all, who), Operation::FollowStudent) {
+                N
+            } else {
+                F
+            };
+            assert_eq!(
+                when_missing(find(&all, who), Operation::FollowStudent),
+                missing,
+                "{who} following a missing student"
+            );
+        }
+    }
+
     /// The resource-free answer: 404 for an id that does not exist when the role may use the
     /// operation, 403 otherwise.
     #[test]
@@ -1799,6 +1865,7 @@ mod tests {
         Ranking(SchoolRef),
         Lock(SchoolRef),
         ChangeLocked(LessonRef),
+        Follow(StudentRef),
     }
 
     impl Call {
@@ -1812,6 +1879,7 @@ mod tests {
                 Self::Ranking(s) => read_school_ranking(p, s),
                 Self::Lock(s) => lock_term(p, s),
                 Self::ChangeLocked(l) => change_locked(p, l),
+                Self::Follow(s) => follow_student(p, s),
             }
         }
 
@@ -1825,12 +1893,13 @@ mod tests {
                 Self::Ranking(_) => Operation::ReadSchoolRanking,
                 Self::Lock(_) => Operation::LockTerm,
                 Self::ChangeLocked(_) => Operation::ChangeLocked,
+                Self::Follow(_) => Operation::FollowStudent,
             }
         }
 
         fn school(&self) -> SchoolRef {
             match self {
-                Self::Student(s, _) => s.school,
+                Self::Student(s, _) | Self::Follow(s) => s.school,
                 Self::Class(c, _) => c.school,
                 Self::Write(l, _) | Self::ChangeLocked(l) => l.class.school,
                 Self::Manage(s) | Self::Reports(s) | Self::Ranking(s) | Self::Lock(s) => *s,
@@ -1850,6 +1919,7 @@ mod tests {
             arb_school().prop_map(Call::Ranking),
             arb_school().prop_map(Call::Lock),
             arb_lesson().prop_map(Call::ChangeLocked),
+            arb_student().prop_map(Call::Follow),
         ]
     }
 

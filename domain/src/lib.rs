@@ -10,6 +10,7 @@ pub mod averages;
 pub mod calendar;
 pub mod grading;
 pub mod ids;
+pub mod notifications;
 pub mod ranking;
 pub mod school;
 pub mod timetable;

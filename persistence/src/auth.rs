@@ -176,7 +176,7 @@ fn revoke(
     reason: &str,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    diesel::update(
+    let revoked = diesel::update(
         sessions::table
             .filter(sessions::id.eq(session))
             .filter(sessions::revoked_at.is_null()),
@@ -185,7 +185,10 @@ fn revoke(
         sessions::revoked_at.eq(now),
         sessions::revoked_reason.eq(reason),
     ))
-    .execute(conn)
+    .execute(conn)?;
+    // The session's devices stop getting pushes with it (logout unregisters the phone).
+    crate::notifications::deactivate_session_devices(conn, session, "logged out", now)?;
+    Ok(revoked)
 }
 
 /// Revokes a session (logout). Returns whether it was active.
@@ -198,7 +201,7 @@ pub fn revoke_session(
     reason: &str,
     now: NaiveDateTime,
 ) -> Result<bool> {
-    Ok(revoke(conn, session, reason, now)? > 0)
+    Ok(conn.transaction(|conn| revoke(conn, session, reason, now))? > 0)
 }
 
 /// Whether `session` belongs to `user` and is not revoked: checked on every authenticated request,

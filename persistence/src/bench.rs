@@ -969,6 +969,55 @@ pub fn with_database(url: &str, name: &str) -> String {
     }
 }
 
+/// Gives each of these people a login session and one registered `my_diary` device (token
+/// `bench-device-<user>`), so that grading their children queues pushes; returns how many.
+///
+/// # Errors
+/// On a database failure.
+pub fn register_family_devices(
+    conn: &mut DbConnection,
+    users: &[domain::UserId],
+    at: NaiveDateTime,
+) -> Result<usize> {
+    use crate::schema::{devices, sessions};
+    if users.is_empty() {
+        return Ok(0);
+    }
+    conn.transaction(|conn| {
+        let new_sessions: Vec<_> = users
+            .iter()
+            .map(|u| (sessions::user_id.eq(u.get()), sessions::created_at.eq(at)))
+            .collect();
+        let opened: Vec<(i64, i64)> = on_backend!(
+            conn,
+            get_results,
+            diesel::insert_into(sessions::table)
+                .values(&new_sessions)
+                .returning((sessions::id, sessions::user_id))
+        )?;
+        let rows: Vec<_> = opened
+            .iter()
+            .map(|(session, user)| {
+                (
+                    devices::user_id.eq(*user),
+                    devices::session_id.eq(*session),
+                    devices::token.eq(format!("bench-device-{user}")),
+                    devices::platform.eq("android"),
+                    devices::app.eq("my_diary"),
+                    devices::active.eq(1_i16),
+                    devices::created_at.eq(at),
+                    devices::updated_at.eq(at),
+                )
+            })
+            .collect();
+        Ok(on_backend!(
+            conn,
+            execute,
+            diesel::insert_into(devices::table).values(&rows)
+        )?)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

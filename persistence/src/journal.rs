@@ -555,6 +555,7 @@ pub fn give_grades(
             let sums = crate::averages::LessonSums::load(conn, lesson, lesson.lesson_date)?;
             let written = insert_grades(conn, lesson, actor, new, at)?;
             sums.add_all(conn, &written)?;
+            crate::notifications::enqueue_grades_created(conn, lesson, &written, at)?;
             mark_first_entry(conn, lesson.id, at)?;
             let answer = respond(&written);
             diesel::insert_into(idempotency_records::table)
@@ -707,10 +708,21 @@ pub fn change_grade(
         let lesson = find_lesson(conn, current.lesson_id)?;
         let sums = crate::averages::LessonSums::load(conn, &lesson, lesson.lesson_date)?;
         sums.apply_grade(conn, -1, &current)?;
-        if action == "changed" {
+        let changed = if action == "changed" {
             let changed = find_grade(conn, id)?;
             sums.apply_grade(conn, 1, &changed)?;
-        }
+            Some(changed)
+        } else {
+            None
+        };
+        crate::notifications::enqueue_grade_changed(
+            conn,
+            &lesson,
+            &current,
+            changed.as_ref(),
+            expected + 1,
+            at,
+        )?;
         let (user, client) = actor.columns();
         diesel::insert_into(grade_events::table)
             .values((
@@ -778,6 +790,7 @@ pub fn set_attendance(
             current.keys().chain(wanted.keys()).copied().collect();
         let (user, client) = actor.columns();
         let mut changed = 0;
+        let mut announced = Vec::new();
         for student in students {
             let old = current.get(&student).map(String::as_str);
             let new = wanted.get(&student).copied();
@@ -809,7 +822,7 @@ pub fn set_attendance(
                         .execute(conn)?;
                 }
             }
-            diesel::insert_into(ae::table)
+            let event: i64 = diesel::insert_into(ae::table)
                 .values((
                     ae::school_id.eq(lesson.school_id),
                     ae::lesson_id.eq(lesson.id),
@@ -821,11 +834,17 @@ pub fn set_attendance(
                     ae::actor_client_id.eq(client),
                     ae::occurred_at.eq(at),
                 ))
-                .execute(conn)?;
+                .returning(ae::id)
+                .get_result(conn)?;
+            // An absence or lateness is announced; a mark taken back is not.
+            if let Some(mark) = new {
+                announced.push((student, mark.to_owned(), event));
+            }
         }
         if changed > 0 {
             mark_first_entry(conn, lesson.id, at)?;
         }
+        crate::notifications::enqueue_attendance(conn, lesson, &announced, at)?;
         Ok(changed)
     })
 }

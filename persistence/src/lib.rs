@@ -29,6 +29,7 @@ pub mod journal;
 pub mod lessons;
 pub mod link_codes;
 pub mod migrations;
+pub mod notifications;
 pub mod people;
 pub mod schema;
 pub mod schools;

@@ -459,6 +459,77 @@ diesel::joinable!(timetable_slots -> subjects (subject_id));
 diesel::joinable!(individual_homework -> lessons (lesson_id));
 
 diesel::table! {
+    devices (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        session_id -> BigInt,
+        token -> Text,
+        platform -> Text,
+        app -> Text,
+        active -> SmallInt,
+        deactivated_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notification_preferences (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        user_id -> BigInt,
+        student_id -> BigInt,
+        new_grade -> SmallInt,
+        changed_grade -> SmallInt,
+        attendance -> SmallInt,
+        homework -> SmallInt,
+        term_grade -> SmallInt,
+        quiet_start -> SmallInt,
+        quiet_end -> SmallInt,
+        quiet_mode -> Text,
+        utc_offset_minutes -> SmallInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        event_key -> Text,
+        device_id -> BigInt,
+        user_id -> BigInt,
+        student_id -> BigInt,
+        kind -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        fcm_message -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    notification_log (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        notification_id -> BigInt,
+        status -> Text,
+        detail -> Nullable<Text>,
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(devices -> users (user_id));
+diesel::joinable!(devices -> sessions (session_id));
+diesel::joinable!(notifications -> devices (device_id));
+diesel::joinable!(notification_log -> notifications (notification_id));
+
+diesel::table! {
     school_grading_rules (school_id) {
         school_id -> BigInt,
         round_up_from -> SmallInt,
@@ -504,5 +575,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     generated_lessons,
     subject_sums,
     final_grades,
+    devices,
+    notification_preferences,
+    notifications,
+    notification_log,
     school_grading_rules,
 );

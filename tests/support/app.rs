@@ -170,6 +170,40 @@ impl TestApp {
         .await
     }
 
+    /// The configuration with push pointed at the fake FCM server (and `extra` settings).
+    pub fn push_settings(
+        &self,
+        fake: &super::fake_fcm::FakeFcm,
+        extra: &[(&str, &str)],
+    ) -> Settings {
+        let mut env = vec![("DATABASE_URL".to_owned(), self.db.url.clone())];
+        env.extend(fake.env());
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        Settings::load(&Sources {
+            env,
+            ..Sources::default()
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A dispatcher of this app (woken by its writes) sending to the fake FCM server.
+    pub fn dispatcher(
+        &self,
+        fake: &super::fake_fcm::FakeFcm,
+        extra: &[(&str, &str)],
+    ) -> api::push::Dispatcher {
+        api::push::Dispatcher::from_settings(
+            self.pool().clone(),
+            &self.push_settings(fake, extra),
+            self.state.outbox.clone(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
     pub fn pool(&self) -> &Pool {
         &self.state.pool
     }

@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod db;
+pub mod fake_fcm;
 
 pub use app::TestApp;
 pub use db::{Backend, TestDb};

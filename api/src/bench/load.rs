@@ -67,6 +67,21 @@ impl Measurement {
         self
     }
 
+    /// A measurement of latencies taken elsewhere (e.g. from a response to a push), with
+    /// `errors` that never completed.
+    #[must_use]
+    pub fn of_latencies(latencies: &[Duration], errors: u64, elapsed: Duration) -> Self {
+        let mut m = Self::default();
+        for latency in latencies {
+            m.record(*latency);
+        }
+        m.errors = errors;
+        if errors > 0 {
+            m.first_error = Some(format!("{errors} never arrived"));
+        }
+        m.finish(elapsed)
+    }
+
     /// Successful requests per second.
     #[must_use]
     pub fn rps(&self) -> f64 {

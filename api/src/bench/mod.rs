@@ -10,6 +10,7 @@
 
 pub mod client;
 pub mod load;
+pub mod push;
 pub mod ranking;
 pub mod table;
 
@@ -260,6 +261,8 @@ async fn measure_journal(bench: &BenchSchool, options: &Options) -> Result<Vec<R
     let mut rows = grade_a_class(bench, options).await?;
     rows.extend(open_the_diary_week(bench, options).await?);
     rows.extend(ranking::rank_the_school(bench, options).await?);
+    // Last: it gives the graded classes' parents phones, which the other scenarios do not have.
+    rows.extend(push::push_latency(bench, options).await?);
     Ok(rows)
 }
 
@@ -296,23 +299,32 @@ fn verdicts(rows: &[Row]) -> Vec<Verdict> {
             met: p99 < 10.0 && row.measurement.errors == 0,
         });
     }
-    if let Some(row) = find(ranking::RANK_SUMS) {
+    if let Some(row) = find(ranking::RANK_API) {
         let ratio = row.ratio().unwrap_or(0.0);
+        let ok = row.measurement.errors == 0;
         out.push(Verdict {
             target: "rank the school: at least 50 times the window function over the grades".into(),
             measured: format!("{ratio:.0} times"),
-            met: ratio >= 50.0 && row.measurement.errors == 0,
+            met: ratio >= 50.0 && ok,
         });
-    }
-    for scenario in [ranking::RANK_SUMS, ranking::RANK_API] {
-        if let Some(row) = find(scenario) {
-            let p99 = row.measurement.p99_ms();
+        for (which, ms) in [
+            ("p50", row.measurement.p50_ms()),
+            ("p99", row.measurement.p99_ms()),
+        ] {
             out.push(Verdict {
-                target: format!("{scenario}: p99 under 5 ms"),
-                measured: format!("{p99:.1} ms"),
-                met: p99 < 5.0 && row.measurement.errors == 0,
+                target: format!("rank the school: {which} under 5 ms"),
+                measured: format!("{ms:.1} ms"),
+                met: ms < 5.0 && ok,
             });
         }
+    }
+    if let Some(row) = find(push::PUSH_LATENCY) {
+        let p99 = row.measurement.p99_ms();
+        out.push(Verdict {
+            target: "push latency: p99 under 200 ms".into(),
+            measured: format!("{p99:.1} ms"),
+            met: p99 < 200.0 && row.measurement.errors == 0,
+        });
     }
     if let Some(row) = find(DIARY_PACED) {
         let p99 = row.measurement.p99_ms();
@@ -473,12 +485,8 @@ fn bench_settings(
     url: &persistence::DatabaseUrl,
     options: &Options,
 ) -> Result<Settings, BenchError> {
-    let full_url = match url {
-        persistence::DatabaseUrl::Postgres(u) => u.clone(),
-        persistence::DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
-    };
     let mut env = vec![
-        ("DATABASE_URL".to_owned(), full_url),
+        ("DATABASE_URL".to_owned(), url_string(url)),
         // Long enough for a long run on a slow machine.
         (
             "APP__AUTH__ACCESS_TOKEN_TTL_SECS".to_owned(),
@@ -497,6 +505,14 @@ fn bench_settings(
         bind: Some("127.0.0.1:0".to_owned()),
     })
     .map_err(setup)
+}
+
+/// The URL as `DATABASE_URL` takes it.
+fn url_string(url: &persistence::DatabaseUrl) -> String {
+    match url {
+        persistence::DatabaseUrl::Postgres(u) => u.clone(),
+        persistence::DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+    }
 }
 
 /// Starts the real HTTP server as `gradebook serve` does, on a free loopback port.

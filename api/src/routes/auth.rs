@@ -221,7 +221,9 @@ pub async fn post_refresh(
 
 /// Log out
 ///
-/// Revokes the caller's session: its access and refresh tokens stop working at once.
+/// Revokes the caller's session: its access and refresh tokens stop working at once, and the
+/// devices registered for push notifications under this session (`POST /api/v1/devices`) are
+/// unregistered: the phone gets no more pushes.
 #[utoipa::path(
     tag = "auth",
     responses(

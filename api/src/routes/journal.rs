@@ -643,7 +643,10 @@ pub async fn grade_lesson(
     })
     .await?;
     match outcome {
-        Graded::Written(answer) => Ok(json_answer(answer, false)),
+        Graded::Written(answer) => {
+            state.wake_dispatcher();
+            Ok(json_answer(answer, false))
+        }
         Graded::Replayed(answer) => Ok(json_answer(answer, true)),
         Graded::KeyReused => Err(ApiError::field(
             IDEMPOTENCY_KEY,
@@ -1043,7 +1046,10 @@ pub async fn patch_grade(
     })
     .await?;
     match outcome {
-        journal::Changed::Done(grade) => Ok(with_etag(grade)),
+        journal::Changed::Done(grade) => {
+            state.wake_dispatcher();
+            Ok(with_etag(grade))
+        }
         journal::Changed::Stale(_) => Err(ApiError::PreconditionFailed),
         journal::Changed::Gone => Err(ApiError::NotFound),
     }
@@ -1120,7 +1126,10 @@ pub async fn delete_grade(
     })
     .await?;
     match outcome {
-        journal::Changed::Done(_) => Ok(HttpResponse::NoContent().finish()),
+        journal::Changed::Done(_) => {
+            state.wake_dispatcher();
+            Ok(HttpResponse::NoContent().finish())
+        }
         journal::Changed::Stale(_) => Err(ApiError::PreconditionFailed),
         journal::Changed::Gone => Err(ApiError::NotFound),
     }
@@ -1288,6 +1297,9 @@ pub async fn put_attendance(
         Ok((journal::attendance(conn, id)?, changed))
     })
     .await?;
+    if changed > 0 {
+        state.wake_dispatcher();
+    }
     Ok(web::Json(LessonAttendance {
         lesson_id: id,
         marks: marks_view(marks),

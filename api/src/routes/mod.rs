@@ -12,6 +12,7 @@ pub mod journal;
 pub mod lessons;
 pub mod me;
 pub mod meta;
+pub mod notifications;
 pub mod people;
 pub mod roster;
 pub mod terms;
@@ -33,6 +34,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(auth::post_activate)
                 .service(me::get_me)
                 .service(me::create_link_code)
+                .service(notifications::register_device)
+                .service(notifications::list_devices)
+                .service(notifications::unregister_device)
+                .service(notifications::get_notification_preferences)
+                .service(notifications::put_notification_preferences)
                 .service(roster::get_student)
                 .service(roster::list_class_students)
                 .service(roster::move_student)

@@ -1,0 +1,4 @@
+DROP TABLE notification_log;
+DROP TABLE notifications;
+DROP TABLE notification_preferences;
+DROP TABLE devices;
