@@ -88,6 +88,10 @@ enum Rule {
     /// Writing a lesson's plan or grades; targets: 5А and 7В in the subject the teacher
     /// teaches in 5А, a class of the other school, a missing one.
     WriteLesson,
+    /// A school's reports; targets: the school, a school that does not exist.
+    ReadSchoolReports,
+    /// A municipality's reports; targets: the municipality, one that does not exist.
+    ReadMunicipalityReports,
 }
 
 /// The targets of each rule, in column order.
@@ -95,7 +99,10 @@ fn targets(rule: Rule) -> &'static [&'static str] {
     match rule {
         Rule::Public | Rule::OwnAccount => &["-"],
         Rule::ManageSchool => &["school", "missing school"],
-        Rule::ManageMunicipality => &["municipality", "missing municipality"],
+        Rule::ManageMunicipality | Rule::ReadMunicipalityReports => {
+            &["municipality", "missing municipality"]
+        }
+        Rule::ReadSchoolReports => &["school", "missing school"],
         Rule::ReadStudent => &[
             "student of 5А in the family",
             "student of 7В outside the family",
@@ -131,6 +138,22 @@ fn expected(rule: Rule, who: Who) -> Vec<Expect> {
         Rule::ManageMunicipality => match who {
             Anonymous => vec![U, U],
             MunicipalityAdmin => vec![A, H],
+            _ => vec![F, F],
+        },
+        // Both integrators of the world hold `reports:read`.
+        Rule::ReadSchoolReports => match who {
+            Anonymous => vec![U, U],
+            SchoolAdmin | MunicipalityAdmin | IntegratorWithScope | IntegratorWithoutScope => {
+                vec![A, H]
+            }
+            OtherSchoolAdmin => vec![H, H],
+            _ => vec![F, F],
+        },
+        // The integrators are the school's, not the municipality's.
+        Rule::ReadMunicipalityReports => match who {
+            Anonymous => vec![U, U],
+            MunicipalityAdmin => vec![A, H],
+            IntegratorWithScope | IntegratorWithoutScope => vec![H, H],
             _ => vec![F, F],
         },
         //                                           family 7В   other missing
@@ -221,7 +244,15 @@ fn rule_of(operation: &str) -> Option<Rule> {
         | "move_student"
         | "get_grading"
         | "create_grade_scale"
-        | "create_work_type" => Rule::ManageSchool,
+        | "create_work_type"
+        | "import_roster" => Rule::ManageSchool,
+        "get_academic_report"
+        | "get_class_summary"
+        | "get_attendance_report"
+        | "get_activity_report" => Rule::ReadSchoolReports,
+        "get_municipality_academic_report" | "get_municipality_activity_report" => {
+            Rule::ReadMunicipalityReports
+        }
         "register_municipality_integrator"
         | "list_municipality_integrators"
         | "revoke_municipality_integrator"
@@ -1132,6 +1163,45 @@ fn request(
         "create_work_type" => (
             format!("{v1}/schools/{s}/work-types"),
             Some(json!({"name": format!("Работа {n}"), "weight": 2})),
+        ),
+        // A dry run: the demo's students carry roster ids, and a real import of one student
+        // would unenrol all the others.
+        "import_roster" => (
+            format!("{v1}/schools/{s}/imports/roster"),
+            Some(json!({
+                "classes": "class_id;grade;letter\nmatrix-5a;5;А\n",
+                "students": "student_id;last_name;first_name;middle_name;class_id\nmatrix-1;Тестов;Тест;;matrix-5a\n",
+                "on": "2026-11-23",
+                "dry_run": true,
+            })),
+        ),
+        "get_academic_report" => (
+            format!("{v1}/schools/{s}/reports/academic?term_id={}", world.open_term),
+            None,
+        ),
+        "get_attendance_report" => (
+            format!("{v1}/schools/{s}/reports/attendance?term_id={}", world.open_term),
+            None,
+        ),
+        "get_class_summary" => (
+            format!(
+                "{v1}/schools/{s}/reports/class-summary?term_id={}&class_id={}",
+                world.open_term,
+                world.class_5a.get()
+            ),
+            None,
+        ),
+        "get_activity_report" => (
+            format!("{v1}/schools/{s}/reports/activity?from=2026-11-16&to=2026-11-22"),
+            None,
+        ),
+        "get_municipality_academic_report" => (
+            format!("{v1}/municipalities/{m}/reports/academic?on=2026-11-23"),
+            None,
+        ),
+        "get_municipality_activity_report" => (
+            format!("{v1}/municipalities/{m}/reports/activity?from=2026-11-16&to=2026-11-22"),
+            None,
         ),
         other => panic!("no request is written for operation {other}"),
     }

@@ -16,5 +16,7 @@ mod http_basics;
 mod journal;
 mod migrations;
 mod openapi_contract;
+mod reports;
+mod roster_import;
 mod school_structure;
 mod timetable;

@@ -11,6 +11,7 @@ pub mod extract;
 pub mod openapi;
 pub mod password;
 pub mod routes;
+pub mod tabular;
 pub mod telemetry;
 
 pub use app::{AppState, build_app};

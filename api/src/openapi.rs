@@ -34,6 +34,7 @@ and third-party integrations. Every error is `application/problem+json` (RFC 945
         (name = "averages", description = "Averages, suggested term grades and ranks, from running sums kept with every grade change"),
         (name = "timetable", description = "Groups within classes, weekly timetables, holidays, and generating a term's lessons"),
         (name = "administration", description = "A school's people, roles, parent links, teaching assignments and audit trail"),
+        (name = "reports", description = "The administration's reports: academic figures of a term, the class summary sheet, attendance, the activity indicators, and a municipality's schools side by side; JSON, or CSV with `Accept: text/csv`"),
         (name = "integrators", description = "Third-party clients a school or municipality registers (OAuth2 client credentials)"),
     )
 )]

@@ -11,6 +11,8 @@ pub mod calendar;
 pub mod grading;
 pub mod ids;
 pub mod ranking;
+pub mod reports;
+pub mod roster;
 pub mod school;
 pub mod timetable;
 

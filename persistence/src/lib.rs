@@ -30,6 +30,8 @@ pub mod lessons;
 pub mod link_codes;
 pub mod migrations;
 pub mod people;
+pub mod reports;
+pub mod roster_import;
 pub mod schema;
 pub mod schools;
 pub mod timetable;

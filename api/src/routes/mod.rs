@@ -7,12 +7,14 @@ pub mod common;
 pub mod diary;
 pub mod grading;
 pub mod health;
+pub mod imports;
 pub mod integrators;
 pub mod journal;
 pub mod lessons;
 pub mod me;
 pub mod meta;
 pub mod people;
+pub mod reports;
 pub mod roster;
 pub mod terms;
 pub mod timetable;
@@ -89,6 +91,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(terms::lock_term)
                 .service(terms::unlock_term)
                 .service(audit::list_school_audit_events)
-                .service(audit::list_municipality_audit_events),
+                .service(audit::list_municipality_audit_events)
+                .service(imports::import_roster)
+                .service(reports::get_academic_report)
+                .service(reports::get_class_summary)
+                .service(reports::get_attendance_report)
+                .service(reports::get_activity_report)
+                .service(reports::get_municipality_academic_report)
+                .service(reports::get_municipality_activity_report),
         );
 }
