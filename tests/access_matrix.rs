@@ -207,7 +207,8 @@ fn rule_of(operation: &str) -> Option<Rule> {
         | "list_class_groups"
         | "get_timetable"
         | "get_class_ranking"
-        | "get_final_grades" => Rule::ReadClass,
+        | "get_final_grades"
+        | "export_class_journal" => Rule::ReadClass,
         "create_lesson"
         | "grade_lesson"
         | "patch_grade"
@@ -1175,6 +1176,18 @@ fn request(
                 "dry_run": true,
             })),
         ),
+        "export_class_journal" => {
+            let (class, term) = [
+                (world.class_5a.get(), world.open_term),
+                (world.class_7v.get(), world.open_term),
+                (world.other_class.get(), world.other_term),
+                (MISSING, world.open_term),
+            ][target];
+            (
+                format!("{v1}/classes/{class}/journal/export?term_id={term}"),
+                None,
+            )
+        }
         "get_academic_report" => (
             format!("{v1}/schools/{s}/reports/academic?term_id={}", world.open_term),
             None,

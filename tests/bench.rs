@@ -40,7 +40,8 @@ async fn the_benchmark_runs_end_to_end_on_a_tiny_school(backend: Backend) {
     assert_eq!(report.counts.grades, 31 * 15 * 4);
     assert_eq!(report.counts.grade_events, report.counts.grades);
     assert!(report.counts.lessons > 0 && report.counts.attendance_marks > 0);
-    assert_eq!(report.rows.len(), 6, "{}", report.render());
+    // Grading (3 rows), the diary (3), the four school reports.
+    assert_eq!(report.rows.len(), 10, "{}", report.render());
     for row in &report.rows {
         let m = &row.measurement;
         assert!(
@@ -54,7 +55,7 @@ async fn the_benchmark_runs_end_to_end_on_a_tiny_school(backend: Backend) {
     }
     // The API rows are compared with the limit and the ceiling.
     assert!(report.rows.iter().filter(|r| r.ratio().is_some()).count() == 3);
-    assert_eq!(report.verdicts.len(), 4);
+    assert_eq!(report.verdicts.len(), 8);
     let rendered = report.render();
     assert!(
         rendered.contains("| scenario | database | requests |"),
@@ -62,6 +63,10 @@ async fn the_benchmark_runs_end_to_end_on_a_tiny_school(backend: Backend) {
     );
     assert!(
         rendered.contains("open the diary week: p99 under 10 ms"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("school report: academic, the term, 1 client: p99 under 1 s"),
         "{rendered}"
     );
 }

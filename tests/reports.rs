@@ -21,6 +21,7 @@ on_both_backends!(
     the_activity_indicators_count_as_documented,
     a_municipality_sees_its_schools_side_by_side,
     reports_are_for_the_administration_only,
+    the_class_journal_exports_for_the_archive,
 );
 
 /// The fixture, on top of the sample roster (5А: Белова, Кузнецов, Орлов; 6Б: Лебедева,
@@ -324,6 +325,22 @@ async fn fixture(backend: Backend) -> Fixture {
     f
 }
 
+/// A CSV answer's text: 200, `text/csv`, starting with the UTF-8 byte-order mark (left off).
+fn csv_text(reply: &Reply) -> String {
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/csv; charset=utf-8")
+    );
+    assert!(reply.body.starts_with(&[0xEF, 0xBB, 0xBF]), "no BOM");
+    must(String::from_utf8(reply.body[3..].to_vec()))
+}
+
 fn figures(v: &Value) -> Value {
     let keys = [
         "students",
@@ -386,13 +403,7 @@ async fn the_academic_reports_give_the_figures_worked_out_by_hand(backend: Backe
     let reply = f
         .csv(&f.s.admin, &f.at(&format!("academic?term_id={}", f.s.term)))
         .await;
-    assert_eq!(reply.status, 200);
-    assert_eq!(
-        reply.header("content-type"),
-        Some("text/csv; charset=utf-8")
-    );
-    assert!(reply.body.starts_with(&[0xEF, 0xBB, 0xBF]), "no BOM");
-    let text = must(String::from_utf8(reply.body[3..].to_vec()));
+    let text = csv_text(&reply);
     let lines: Vec<&str> = text.split("\r\n").collect();
     assert_eq!(
         lines[0],
@@ -440,7 +451,7 @@ async fn the_academic_reports_give_the_figures_worked_out_by_hand(backend: Backe
             )),
         )
         .await;
-    let text = must(String::from_utf8(reply.body[3..].to_vec()));
+    let text = csv_text(&reply);
     assert!(
         text.starts_with("student;Математика: average;Математика: term grade;Русский язык: average;Русский язык: term grade\r\n"),
         "{text}"
@@ -486,7 +497,7 @@ async fn the_academic_reports_give_the_figures_worked_out_by_hand(backend: Backe
             &f.at(&format!("attendance?term_id={}", f.s.term)),
         )
         .await;
-    let text = must(String::from_utf8(reply.body[3..].to_vec()));
+    let text = csv_text(&reply);
     assert!(
         text.contains("\r\n5А;Кузнецов Иван;2;1;0;1;0\r\n"),
         "{text}"
@@ -574,7 +585,7 @@ async fn the_activity_indicators_count_as_documented(backend: Backend) {
     let reply = f
         .csv(&f.s.admin, &f.at("activity?from=2026-11-09&to=2026-11-15"))
         .await;
-    let text = must(String::from_utf8(reply.body[3..].to_vec()));
+    let text = csv_text(&reply);
     assert!(text.starts_with("scope;name;indicator;part;whole;value;target;met\r\nschool;;timetable_fullness;1;2;50,00;100;no\r\n"), "{text}");
     assert!(
         text.contains("\r\nclass;5А;planning;2;4;50,00;70;no\r\n"),
@@ -673,7 +684,7 @@ async fn a_municipality_sees_its_schools_side_by_side(backend: Backend) {
             ),
         )
         .await;
-    let text = must(String::from_utf8(reply.body[3..].to_vec()));
+    let text = csv_text(&reply);
     assert!(
         text.contains("\r\nШкола № 7;2 четверть;8;3;2;66,67;2;66,67;3,42;10;1,25\r\n"),
         "{text}"
@@ -752,4 +763,46 @@ async fn reports_are_for_the_administration_only(backend: Backend) {
         reply.assert_problem(422, "validation_failed")["errors"][0]["field"],
         "term_id"
     );
+}
+
+async fn the_class_journal_exports_for_the_archive(backend: Backend) {
+    let f = fixture(backend).await;
+    let path = format!(
+        "/api/v1/classes/{}/journal/export?term_id={}",
+        f.class_5a, f.s.term
+    );
+    let text = csv_text(&f.s.app.get_as(&f.s.admin, &path).await);
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    assert_eq!(
+        lines,
+        [
+            "class;5А;term;2 четверть;2026-11-05;2026-12-28",
+            "",
+            "subject;Математика",
+            "student;10.11 №1;11.11 №1;12.11 №1;average;term grade",
+            "Белова Анна;3 ОП;3;2;2,67;4",
+            "Кузнецов Иван;2 Н;2 Б;3;2,33;",
+            "Орлов Пётр;5;5;4;4,67;",
+            "topic;Дроби;;",
+            "homework;;№ 5;",
+            "",
+            "subject;Русский язык",
+            "student;10.11 №2;average;term grade",
+            "Белова Анна;;;",
+            "Кузнецов Иван;;;",
+            "Орлов Пётр;4;4,00;",
+            "topic;",
+            "homework;",
+            "",
+        ]
+    );
+    // A teacher who does not teach the class does not see it; a parent may not read journals.
+    f.s.app
+        .get_as(&f.teacher_token, &path)
+        .await
+        .assert_problem(404, "not_found");
+    f.s.app
+        .get_as(&f.parent_token, &path)
+        .await
+        .assert_problem(403, "forbidden");
 }

@@ -98,6 +98,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(reports::get_attendance_report)
                 .service(reports::get_activity_report)
                 .service(reports::get_municipality_academic_report)
-                .service(reports::get_municipality_activity_report),
+                .service(reports::get_municipality_activity_report)
+                .service(reports::export_class_journal),
         );
 }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::averages::{TermRef, school_scale, term_ref};
-use super::common::{date_param, db, school_term};
+use super::common::{date_param, db, readable_class, school_term};
 use crate::AppState;
 use crate::auth::{Caller, enforce};
 use crate::error::{ApiError, Problem};
@@ -1207,4 +1207,172 @@ pub async fn get_municipality_activity_report(
     })
     .await?;
     Ok(negotiate(&req, "municipality-activity-report.csv", &report))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The class journal for the archive
+// ---------------------------------------------------------------------------------------------
+
+/// The short code of an attendance mark in the paper journal.
+fn mark_code(mark: &str) -> &'static str {
+    match mark {
+        "absent" => "Н",
+        "absent_valid" => "УП",
+        "sick" => "Б",
+        "late" => "ОП",
+        _ => "?",
+    }
+}
+
+/// A stored grade value as written in the journal.
+fn grade_text(value: &str) -> &str {
+    match value {
+        "pass" => "зач",
+        "fail" => "незач",
+        other => other,
+    }
+}
+
+/// The class's journal for a term as CSV rows: a heading, then a block per subject.
+fn journal_rows(
+    conn: &mut DbConnection,
+    class: ClassId,
+    data: &TermData,
+) -> Result<Vec<Vec<String>>, ApiError> {
+    let range = DateRange::new(data.term.starts_on, data.term.ends_on, 366)
+        .map_err(|e| ApiError::field("term_id", "invalid", e.to_string()))?;
+    let label = data
+        .classes
+        .iter()
+        .find(|c| c.id == class.get())
+        .map(|c| label(c.grade_level, &c.letter))
+        .unwrap_or_default();
+    let mut rows = vec![vec![
+        "class".to_owned(),
+        label,
+        "term".to_owned(),
+        data.term.name.clone(),
+        data.term.starts_on.to_string(),
+        data.term.ends_on.to_string(),
+    ]];
+    let mut subjects: Vec<(String, i64)> = data
+        .class_subjects
+        .iter()
+        .filter(|(c, _)| *c == class.get())
+        .map(|(_, s)| (data.subjects.get(s).cloned().unwrap_or_default(), *s))
+        .collect();
+    subjects.sort();
+    for (name, subject) in subjects {
+        let page =
+            persistence::lessons::journal_page(conn, class, domain::SubjectId(subject), range)?;
+        let lessons: Vec<&persistence::lessons::DiaryLesson> = page
+            .lessons
+            .iter()
+            .filter(|l| l.cancelled_at.is_none())
+            .collect();
+        rows.push(Vec::new());
+        rows.push(vec!["subject".to_owned(), name]);
+        let mut header = vec!["student".to_owned()];
+        header.extend(
+            lessons
+                .iter()
+                .map(|l| format!("{} №{}", l.lesson_date.format("%d.%m"), l.number)),
+        );
+        header.extend(["average".to_owned(), "term grade".to_owned()]);
+        rows.push(header);
+        let mut students: Vec<&persistence::lessons::PageStudent> = page.students.iter().collect();
+        students.dedup_by_key(|s| s.id);
+        for student in students {
+            let mut row = vec![format!("{} {}", student.last_name, student.first_name)];
+            for lesson in &lessons {
+                let mut cell: Vec<&str> = page
+                    .grades
+                    .iter()
+                    .filter(|g| g.lesson_id == lesson.id && g.student_id == student.id)
+                    .map(|g| grade_text(&g.value))
+                    .collect();
+                cell.extend(
+                    page.attendance
+                        .iter()
+                        .filter(|(l, s, _)| *l == lesson.id && *s == student.id)
+                        .map(|(_, _, mark)| mark_code(mark)),
+                );
+                row.push(cell.join(" "));
+            }
+            let standing = data.standing(student.id, subject);
+            row.push(hundredths(
+                standing.sums.average().map(domain::Average::hundredths),
+            ));
+            row.push(
+                standing
+                    .term_grade
+                    .map(|g| g.to_string())
+                    .unwrap_or_default(),
+            );
+            rows.push(row);
+        }
+        let mut topics = vec!["topic".to_owned()];
+        topics.extend(lessons.iter().map(|l| l.topic.clone().unwrap_or_default()));
+        rows.push(topics);
+        let mut homework = vec!["homework".to_owned()];
+        homework.extend(
+            lessons
+                .iter()
+                .map(|l| l.homework.clone().unwrap_or_default()),
+        );
+        rows.push(homework);
+    }
+    Ok(rows)
+}
+
+/// Which term.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// A term of the class's school; the term holding today when left out.
+    pub term_id: Option<i64>,
+}
+
+/// Export a class's journal
+///
+/// The whole journal of a class for a term, for the school's archive, as CSV (UTF-8 with BOM,
+/// `;`): a heading line (class, term, dates), then for each subject the class had lessons in
+/// a block: the subject, a header of the lessons (`10.11 №1`), a line per student who was in
+/// the class during the term with their grades and attendance marks (Н, УП, Б, ОП) in each
+/// lesson, the average and the term grade, and the lines `topic` and `homework`. Cancelled
+/// lessons are left out. For the class's teachers, the administration and integrators with
+/// `grades:read` and `attendance:read`.
+#[utoipa::path(
+    tag = "reports",
+    params(("class_id" = i64, Path, description = "The class"), ExportQuery),
+    responses(
+        (status = 200, description = "The journal", content_type = "text/csv", body = String,
+         example = "\u{feff}class;5А;term;2 четверть;2026-11-05;2026-12-28\r\n\r\nsubject;Математика\r\nstudent;10.11 №1;11.11 №1;average;term grade\r\nБелова Анна;3 ОП;4;3,50;4\r\ntopic;Дроби;\r\nhomework;;№ 5\r\n"),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller's role may not read class journals", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such class visible to the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`term_id` is not a term of the class's school", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = ["grades:read", "attendance:read"]))
+)]
+#[get("/classes/{class_id}/journal/export")]
+pub async fn export_class_journal(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+    query: web::Query<ExportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (class, term) = (ClassId(path.into_inner()), query.term_id);
+    let rows = db(&state, move |conn| {
+        let found = readable_class(conn, &caller.principal, class, access::Record::Journal)?;
+        let term = school_term(conn, found.school.school, term)?;
+        let data = TermData::load(conn, found.school.school, term)?;
+        journal_rows(conn, class, &data)
+    })
+    .await?;
+    Ok(tabular::response(
+        &format!("journal-{}.csv", class.get()),
+        &rows,
+    ))
 }
