@@ -562,3 +562,46 @@ async fn only_the_schools_administration_imports(backend: Backend) {
         before.iter().find(|(t, _)| *t == "students")
     );
 }
+
+on_both_backends!(a_school_sized_roster_goes_in_one_request);
+
+/// 2,000 students in 67 classes with a parent each: a body well over the server's usual
+/// 256 KiB limit, in one transaction; the same body again changes nothing.
+async fn a_school_sized_roster_goes_in_one_request(backend: Backend) {
+    let s = school(backend).await;
+    let letters = ["А", "Б", "В", "Г", "Д", "Е", "Ж"];
+    let mut classes = String::from("class_id;grade;letter\n");
+    for c in 0..67 {
+        classes.push_str(&format!("K{c};{};{}\n", 1 + c % 11, letters[c / 11]));
+    }
+    let mut students = String::from("student_id;last_name;first_name;middle_name;class_id\n");
+    let mut parents = String::from("parent_id;last_name;first_name;middle_name\n");
+    let mut links = String::from("student_id;parent_id\n");
+    for n in 0..2000 {
+        students.push_str(&format!("S{n};Ученикова;Мария{n};Ивановна;K{}\n", n % 67));
+        parents.push_str(&format!(
+            "P{n};Родителева-Представителева;Анна{n};Петровна\n"
+        ));
+        links.push_str(&format!("S{n};P{n}\n"));
+    }
+    let body = json!({"classes": classes, "students": students, "parents": parents,
+                      "links": links, "on": ON});
+    assert!(body.to_string().len() > 256 * 1024);
+    let reply = s.import(&body).await;
+    let changed = changes(&reply);
+    assert_eq!(
+        (
+            changed["classes_created"].clone(),
+            changed["students_created"].clone(),
+            changed["parents_created"].clone(),
+            changed["links_created"].clone()
+        ),
+        (json!(67), json!(2000), json!(2000), json!(2000))
+    );
+    let before = s.counts();
+    let again = s.import(&body).await;
+    for (key, n) in changes(&again).as_object().cloned().unwrap_or_default() {
+        assert_eq!(n, 0, "{key} changed on a re-import");
+    }
+    assert_eq!(s.counts(), before);
+}

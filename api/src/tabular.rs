@@ -1,7 +1,8 @@
 //! CSV in and out, as Russian spreadsheet programs expect it: UTF-8 with a byte-order mark
 //! (so Cyrillic opens correctly) and `;` between cells (the Russian locales' list
 //! separator); lines end with CRLF, and a cell holding `;`, `"` or a line break is quoted
-//! with `"` (doubled inside). Reading takes `;` or `,` (whichever the header line uses), with
+//! with `"` (doubled inside); a cell starting with `=`, `+`, `-` or `@` gets a leading `'` so
+//! that no spreadsheet runs it as a formula. Reading takes `;` or `,` (whichever the header line uses), with
 //! or without the mark.
 
 use actix_web::http::header;
@@ -29,10 +30,17 @@ pub fn wants_csv(req: &HttpRequest) -> bool {
 }
 
 fn cell(value: &str) -> String {
+    // A cell a spreadsheet would take for a formula (a name typed as `=HYPERLINK(...)`) is
+    // written as text, with a leading apostrophe (OWASP's advice against CSV injection).
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
     if value.contains([';', '"', '\n', '\r']) {
         format!("\"{}\"", value.replace('"', "\"\""))
     } else {
-        value.to_owned()
+        value
     }
 }
 
@@ -136,6 +144,16 @@ mod tests {
             render(&rows),
             "\u{feff}класс;\"a;b\"\r\n5А;\"say \"\"hi\"\"\"\r\n"
         );
+    }
+
+    #[test]
+    fn a_cell_that_looks_like_a_formula_is_written_as_text() {
+        let rows = vec![vec![
+            "=1+2".to_owned(),
+            "@SUM(A1)".to_owned(),
+            "4,50".to_owned(),
+        ]];
+        assert_eq!(render(&rows), "\u{feff}'=1+2;'@SUM(A1);4,50\r\n");
     }
 
     #[test]
