@@ -23,7 +23,7 @@
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use serde::Serialize;
 
-use crate::averages::{Hundredths, OverallAverage, RoundingRule, Sums, suggest};
+use crate::averages::{Average, Hundredths, OverallAverage, RoundingRule, Sums, suggest};
 use crate::grading::Scale;
 
 /// A part of a whole (e.g. 7 lessons out of 10).
@@ -107,7 +107,8 @@ pub struct ClassSubjectFigures {
     pub assessed: u64,
     pub pass: Share,
     pub quality: Share,
-    pub average: Option<OverallAverage>,
+    /// The mean of the students' averages as shown (two decimals, half up).
+    pub average: Option<Hundredths>,
     pub grades: u64,
     pub grades_per_student: Option<Hundredths>,
 }
@@ -134,9 +135,40 @@ pub fn class_subject(
         assessed,
         pass: Share::new(passed, assessed),
         quality: Share::new(quality, assessed),
-        average: OverallAverage::mean(students.iter().filter_map(|s| s.sums.average())),
+        average: mean_shown(
+            &students
+                .iter()
+                .filter_map(|s| s.sums.average())
+                .collect::<Vec<_>>(),
+        ),
         grades,
         grades_per_student: ratio(grades, count),
+    }
+}
+
+/// The plain mean of exact averages, shown with two decimals (rounded half up), as
+/// [`OverallAverage::mean`] shows it, but fast for thousands of averages: each is summed as a
+/// fixed-point number of 10^-12 (rounded down), which brackets the exact sum between the sum
+/// and the sum plus the number of inexact terms; when both ends show the same hundredths that
+/// is the answer, and only when they straddle a rounding point is the exact mean computed.
+#[must_use]
+pub fn mean_shown(averages: &[Average]) -> Option<Hundredths> {
+    const SCALE: i128 = 1_000_000_000_000;
+    let n = i128::try_from(averages.len()).ok().filter(|n| *n > 0)?;
+    let (mut low, mut inexact) = (0_i128, 0_i128);
+    for a in averages {
+        let num = i128::from(a.numerator()) * SCALE;
+        let den = i128::from(a.denominator());
+        low += num / den;
+        inexact += i128::from(num % den != 0);
+    }
+    // floor(sum / n × 100 + 1/2) with sum in units of 1/SCALE.
+    let shown = |sum: i128| (200 * sum + n * SCALE) / (2 * n * SCALE);
+    let (lo, hi) = (shown(low), shown(low + inexact));
+    if lo == hi {
+        i64::try_from(lo).ok().map(Hundredths::new)
+    } else {
+        OverallAverage::mean(averages.iter().copied()).map(|m| m.shown())
     }
 }
 
@@ -318,6 +350,43 @@ mod tests {
     }
 
     #[test]
+    fn the_fast_mean_shows_what_the_exact_mean_shows() {
+        let avg = |grades: &[(u8, u8)]| {
+            Sums::of(grades.iter().map(|(g, w)| {
+                (
+                    *g,
+                    crate::grading::Weight::new(i64::from(*w)).unwrap_or_else(|e| panic!("{e}")),
+                )
+            }))
+            .average()
+            .unwrap_or_else(|| panic!("no average"))
+        };
+        // 25/8 = 3.125 exactly: half up to 3.13, on the rounding point itself.
+        let cases: Vec<Vec<Average>> = vec![
+            vec![avg(&[(3, 7), (4, 1)])],
+            vec![
+                avg(&[(5, 1), (4, 2)]),
+                avg(&[(2, 3), (3, 1)]),
+                avg(&[(5, 1)]),
+            ],
+            (1..=200_u16)
+                .map(|i| {
+                    avg(&[
+                        ((i % 5 + 1) as u8, (i % 3 + 1) as u8),
+                        ((i % 4 + 2) as u8, (i % 7 + 1) as u8),
+                    ])
+                })
+                .collect(),
+        ];
+        assert_eq!(mean_shown(&cases[0]), Some(Hundredths::new(313)));
+        for averages in &cases {
+            let exact = OverallAverage::mean(averages.iter().copied()).map(|m| m.shown());
+            assert_eq!(mean_shown(averages), exact);
+        }
+        assert_eq!(mean_shown(&[]), None);
+    }
+
+    #[test]
     fn every_indicator_has_its_target() {
         let targets: Vec<u8> = Indicator::ALL.iter().map(|i| i.target()).collect();
         assert_eq!(targets, [100, 70, 70, 50, 10, 20]);
@@ -364,7 +433,7 @@ mod tests {
         assert_eq!(f.grades, 12);
         assert_eq!(f.grades_per_student, Some(Hundredths::new(240)));
         // Mean of 14/3, 10/3, 7/3, 5, 5 = (14 + 10 + 7 + 15 + 15) / 15 = 61/15 = 4.0666…
-        assert_eq!(f.average.map(|a| a.hundredths()), Some(407));
+        assert_eq!(f.average, Some(Hundredths::new(407)));
     }
 
     #[test]

@@ -137,7 +137,7 @@ impl From<&reports::ClassSubjectFigures> for Figures {
             pass_rate: percent(f.pass),
             good: f.quality.part,
             quality_rate: percent(f.quality),
-            average: decimal(f.average.as_ref().map(domain::OverallAverage::hundredths)),
+            average: decimal(f.average.map(domain::Hundredths::get)),
             grades: f.grades,
             grades_per_student: decimal(f.grades_per_student.map(domain::Hundredths::get)),
         }
