@@ -93,6 +93,10 @@ enum Rule {
     /// Following a student's events on one's phone (notification preferences): the family
     /// only; targets as for [`Rule::ReadStudent`].
     FollowStudent,
+    /// A school's reports; targets: the school, a school that does not exist.
+    ReadSchoolReports,
+    /// A municipality's reports; targets: the municipality, one that does not exist.
+    ReadMunicipalityReports,
 }
 
 /// The targets of each rule, in column order.
@@ -100,7 +104,10 @@ fn targets(rule: Rule) -> &'static [&'static str] {
     match rule {
         Rule::Public | Rule::OwnAccount => &["-"],
         Rule::ManageSchool => &["school", "missing school"],
-        Rule::ManageMunicipality => &["municipality", "missing municipality"],
+        Rule::ManageMunicipality | Rule::ReadMunicipalityReports => {
+            &["municipality", "missing municipality"]
+        }
+        Rule::ReadSchoolReports => &["school", "missing school"],
         Rule::ReadSchoolRanking => &["school", "other school", "missing school"],
         Rule::ReadStudent | Rule::FollowStudent => &[
             "student of 5А in the family",
@@ -137,6 +144,22 @@ fn expected(rule: Rule, who: Who) -> Vec<Expect> {
         Rule::ManageMunicipality => match who {
             Anonymous => vec![U, U],
             MunicipalityAdmin => vec![A, H],
+            _ => vec![F, F],
+        },
+        // Both integrators of the world hold `reports:read`.
+        Rule::ReadSchoolReports => match who {
+            Anonymous => vec![U, U],
+            SchoolAdmin | MunicipalityAdmin | IntegratorWithScope | IntegratorWithoutScope => {
+                vec![A, H]
+            }
+            OtherSchoolAdmin => vec![H, H],
+            _ => vec![F, F],
+        },
+        // The integrators are the school's, not the municipality's.
+        Rule::ReadMunicipalityReports => match who {
+            Anonymous => vec![U, U],
+            MunicipalityAdmin => vec![A, H],
+            IntegratorWithScope | IntegratorWithoutScope => vec![H, H],
             _ => vec![F, F],
         },
         //                                           family 7В   other missing
@@ -207,7 +230,8 @@ fn rule_of(operation: &str) -> Option<Rule> {
         | "list_class_groups"
         | "get_timetable"
         | "get_class_ranking"
-        | "get_final_grades" => Rule::ReadClass,
+        | "get_final_grades"
+        | "export_class_journal" => Rule::ReadClass,
         "create_lesson"
         | "grade_lesson"
         | "patch_grade"
@@ -245,8 +269,16 @@ fn rule_of(operation: &str) -> Option<Rule> {
         | "get_grading"
         | "create_grade_scale"
         | "create_work_type"
-        | "put_grading_rule" => Rule::ManageSchool,
+        | "put_grading_rule"
+        | "import_roster" => Rule::ManageSchool,
         "get_school_ranking" => Rule::ReadSchoolRanking,
+        "get_academic_report"
+        | "get_class_summary"
+        | "get_attendance_report"
+        | "get_activity_report" => Rule::ReadSchoolReports,
+        "get_municipality_academic_report" | "get_municipality_activity_report" => {
+            Rule::ReadMunicipalityReports
+        }
         "register_municipality_integrator"
         | "list_municipality_integrators"
         | "revoke_municipality_integrator"
@@ -1193,6 +1225,57 @@ fn request(
         "create_work_type" => (
             format!("{v1}/schools/{s}/work-types"),
             Some(json!({"name": format!("Работа {n}"), "weight": 2})),
+        ),
+        // A dry run: the demo's students carry roster ids, and a real import of one student
+        // would unenrol all the others.
+        "import_roster" => (
+            format!("{v1}/schools/{s}/imports/roster"),
+            Some(json!({
+                "classes": "class_id;grade;letter\nmatrix-5a;5;А\n",
+                "students": "student_id;last_name;first_name;middle_name;class_id\nmatrix-1;Тестов;Тест;;matrix-5a\n",
+                "on": "2026-11-23",
+                "dry_run": true,
+            })),
+        ),
+        "export_class_journal" => {
+            let (class, term) = [
+                (world.class_5a.get(), world.open_term),
+                (world.class_7v.get(), world.open_term),
+                (world.other_class.get(), world.other_term),
+                (MISSING, world.open_term),
+            ][target];
+            (
+                format!("{v1}/classes/{class}/journal/export?term_id={term}"),
+                None,
+            )
+        }
+        "get_academic_report" => (
+            format!("{v1}/schools/{s}/reports/academic?term_id={}", world.open_term),
+            None,
+        ),
+        "get_attendance_report" => (
+            format!("{v1}/schools/{s}/reports/attendance?term_id={}", world.open_term),
+            None,
+        ),
+        "get_class_summary" => (
+            format!(
+                "{v1}/schools/{s}/reports/class-summary?term_id={}&class_id={}",
+                world.open_term,
+                world.class_5a.get()
+            ),
+            None,
+        ),
+        "get_activity_report" => (
+            format!("{v1}/schools/{s}/reports/activity?from=2026-11-16&to=2026-11-22"),
+            None,
+        ),
+        "get_municipality_academic_report" => (
+            format!("{v1}/municipalities/{m}/reports/academic?on=2026-11-23"),
+            None,
+        ),
+        "get_municipality_activity_report" => (
+            format!("{v1}/municipalities/{m}/reports/activity?from=2026-11-16&to=2026-11-22"),
+            None,
         ),
         other => panic!("no request is written for operation {other}"),
     }

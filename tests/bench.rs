@@ -40,7 +40,8 @@ async fn the_benchmark_runs_end_to_end_on_a_tiny_school(backend: Backend) {
     assert_eq!(report.counts.grades, 31 * 15 * 4);
     assert_eq!(report.counts.grade_events, report.counts.grades);
     assert!(report.counts.lessons > 0 && report.counts.attendance_marks > 0);
-    assert_eq!(report.rows.len(), 11, "{}", report.render());
+    // Grading (3 rows), the diary (3), the ranking (4), the four school reports, the pushes.
+    assert_eq!(report.rows.len(), 15, "{}", report.render());
     for row in &report.rows {
         let m = &row.measurement;
         assert!(
@@ -56,7 +57,7 @@ async fn the_benchmark_runs_end_to_end_on_a_tiny_school(backend: Backend) {
     // running sums with the window function over the raw grades (which agreed on who is
     // ranked, or the run would have stopped).
     assert!(report.rows.iter().filter(|r| r.ratio().is_some()).count() == 6);
-    assert_eq!(report.verdicts.len(), 8);
+    assert_eq!(report.verdicts.len(), 12);
     let rendered = report.render();
     assert!(
         rendered.contains("| scenario | database | requests |"),
@@ -73,6 +74,10 @@ async fn the_benchmark_runs_end_to_end_on_a_tiny_school(backend: Backend) {
     // Every grade of the push scenario reached the fake FCM (no errors above).
     assert!(
         rendered.contains("push latency: p99 under 200 ms"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("school report: academic, the term, 1 client: p99 under 1 s"),
         "{rendered}"
     );
 }

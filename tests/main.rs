@@ -17,5 +17,7 @@ mod journal;
 mod migrations;
 mod openapi_contract;
 mod push;
+mod reports;
+mod roster_import;
 mod school_structure;
 mod timetable;

@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod password;
 pub mod push;
 pub mod routes;
+pub mod tabular;
 pub mod telemetry;
 
 pub use app::{AppState, build_app};

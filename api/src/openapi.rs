@@ -35,6 +35,7 @@ and third-party integrations. Every error is `application/problem+json` (RFC 945
         (name = "timetable", description = "Groups within classes, weekly timetables, holidays, and generating a term's lessons"),
         (name = "administration", description = "A school's people, roles, parent links, teaching assignments and audit trail"),
         (name = "notifications", description = "Push notifications: the caller's devices (FCM registration tokens) and their preferences per child"),
+        (name = "reports", description = "The administration's reports: academic figures of a term, the class summary sheet, attendance, the activity indicators, and a municipality's schools side by side; JSON, or CSV with `Accept: text/csv`"),
         (name = "integrators", description = "Third-party clients a school or municipality registers (OAuth2 client credentials)"),
     )
 )]

@@ -378,6 +378,8 @@ pub enum Operation {
     ReadSchoolReports,
     /// [`read_school_ranking`].
     ReadSchoolRanking,
+    /// [`read_municipality_reports`].
+    ReadMunicipalityReports,
     /// [`lock_term`].
     LockTerm,
     /// [`change_locked`].
@@ -405,7 +407,9 @@ impl Operation {
             Self::ManageSchool | Self::LockTerm | Self::ChangeLocked => {
                 matches!(grant, Grant::SchoolAdmin(_))
             }
-            Self::ManageMunicipality => matches!(grant, Grant::MunicipalityAdmin(_)),
+            Self::ManageMunicipality | Self::ReadMunicipalityReports => {
+                matches!(grant, Grant::MunicipalityAdmin(_))
+            }
             Self::FollowStudent => matches!(grant, Grant::Parent { .. } | Grant::Student(_)),
             Self::ReadSchoolReports => {
                 matches!(grant, Grant::SchoolAdmin(_) | Grant::MunicipalityAdmin(_))
@@ -430,7 +434,9 @@ impl Operation {
                 holds_all(record.required_scopes())
             }
             Self::WriteLesson(entry) => scopes.contains(&entry.required_scope()),
-            Self::ReadSchoolReports => scopes.contains(&Scope::ReportsRead),
+            Self::ReadSchoolReports | Self::ReadMunicipalityReports => {
+                scopes.contains(&Scope::ReportsRead)
+            }
             Self::ReadSchoolRanking => holds_all(Record::Grades.required_scopes()),
             Self::ManageSchool
             | Self::ManageMunicipality
@@ -760,6 +766,37 @@ pub fn read_school_ranking(principal: &Principal, school: &SchoolRef) -> Decisio
         |grant| grant.sees_school(school),
         |grant| grant.sees_school(school),
     )
+}
+
+/// Reading a municipality's reports: the figures of all its schools side by side.
+///
+/// Allowed to: the municipality's administrators; an integrator holding `reports:read` whose
+/// tenancy is the municipality. Administrators of other municipalities, and integrators with
+/// the scope but another tenancy, get [`Decision::NotFound`]; every other role (school
+/// administrators included) [`Decision::Forbidden`].
+pub fn read_municipality_reports(principal: &Principal, municipality: MunicipalityId) -> Decision {
+    match principal {
+        Principal::Person { grants, .. } => grants
+            .iter()
+            .map(|grant| match *grant {
+                Grant::MunicipalityAdmin(id) if id == municipality => Verdict::Allowed,
+                Grant::MunicipalityAdmin(_) => Verdict::Hidden,
+                _ => Verdict::Ineligible,
+            })
+            .fold(Verdict::Ineligible, Ord::max)
+            .decision(),
+        Principal::Integrator {
+            tenancy, scopes, ..
+        } => {
+            if !scopes.contains(&Scope::ReportsRead) {
+                Decision::Forbidden
+            } else if *tenancy == Tenancy::Municipality(municipality) {
+                Decision::Allow
+            } else {
+                Decision::NotFound
+            }
+        }
+    }
 }
 
 /// Locking or unlocking a term of a school.
@@ -2030,5 +2067,57 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn municipality_reports_are_for_the_municipality_and_its_scoped_integrators() {
+        let person = |grants| Principal::person(UserId(1), grants);
+        let integrator = |tenancy, scopes: &[Scope]| {
+            Principal::integrator(IntegratorId(1), tenancy, scopes.iter().copied().collect())
+        };
+        let cases = [
+            (person(vec![Grant::MunicipalityAdmin(M1)]), A),
+            (person(vec![Grant::MunicipalityAdmin(M2)]), N),
+            (person(vec![Grant::SchoolAdmin(S1.school)]), F),
+            (
+                person(vec![Grant::Parent {
+                    children: vec![ANN],
+                }]),
+                F,
+            ),
+            (person(vec![]), F),
+            (
+                integrator(Tenancy::Municipality(M1), &[Scope::ReportsRead]),
+                A,
+            ),
+            (
+                integrator(Tenancy::Municipality(M2), &[Scope::ReportsRead]),
+                N,
+            ),
+            (
+                integrator(Tenancy::School(S1.school), &[Scope::ReportsRead]),
+                N,
+            ),
+            (
+                integrator(Tenancy::Municipality(M1), &[Scope::GradesRead]),
+                F,
+            ),
+        ];
+        for (principal, expected) in cases {
+            assert_eq!(
+                read_municipality_reports(&principal, M1),
+                expected,
+                "{principal:?}"
+            );
+        }
+        let admin = person(vec![Grant::MunicipalityAdmin(M1)]);
+        assert_eq!(when_missing(&admin, Operation::ReadMunicipalityReports), N);
+        assert_eq!(
+            when_missing(
+                &person(vec![Grant::SchoolAdmin(S1.school)]),
+                Operation::ReadMunicipalityReports
+            ),
+            F
+        );
     }
 }

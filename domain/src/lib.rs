@@ -12,6 +12,8 @@ pub mod grading;
 pub mod ids;
 pub mod notifications;
 pub mod ranking;
+pub mod reports;
+pub mod roster;
 pub mod school;
 pub mod timetable;
 

@@ -31,6 +31,8 @@ pub mod link_codes;
 pub mod migrations;
 pub mod notifications;
 pub mod people;
+pub mod reports;
+pub mod roster_import;
 pub mod schema;
 pub mod schools;
 pub mod timetable;

@@ -50,6 +50,7 @@ diesel::table! {
         academic_year_id -> BigInt,
         grade_level -> SmallInt,
         letter -> Text,
+        external_id -> Nullable<Text>,
     }
 }
 
@@ -454,6 +455,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    roster_parents (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        external_id -> Text,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(group_members -> class_groups (group_id));
 diesel::joinable!(timetable_slots -> subjects (subject_id));
 diesel::joinable!(individual_homework -> lessons (lesson_id));
@@ -580,4 +591,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     notifications,
     notification_log,
     school_grading_rules,
+    roster_parents,
 );

@@ -17,7 +17,8 @@ use crate::schema::{
 };
 use crate::{DbConnection, PersistenceError, Result};
 
-fn record(
+/// Adds an entry to the actor's school's audit trail.
+pub(crate) fn record(
     conn: &mut DbConnection,
     actor: &Actor,
     action: &str,

@@ -261,6 +261,7 @@ async fn measure_journal(bench: &BenchSchool, options: &Options) -> Result<Vec<R
     let mut rows = grade_a_class(bench, options).await?;
     rows.extend(open_the_diary_week(bench, options).await?);
     rows.extend(ranking::rank_the_school(bench, options).await?);
+    rows.extend(read_the_reports(bench, options).await?);
     // Last: it gives the graded classes' parents phones, which the other scenarios do not have.
     rows.extend(push::push_latency(bench, options).await?);
     Ok(rows)
@@ -273,6 +274,7 @@ const GRADE_LIMIT: &str = "grade a class: direct writes (limit)";
 const DIARY_API: &str = "open the diary week: API";
 const DIARY_PACED: &str = "open the diary week at a set rate: API";
 const LIVE: &str = "GET /health/live (ceiling)";
+const REPORT: &str = "school report";
 
 fn verdicts(rows: &[Row]) -> Vec<Verdict> {
     let find = |prefix: &str| rows.iter().find(|r| r.scenario.starts_with(prefix));
@@ -324,6 +326,14 @@ fn verdicts(rows: &[Row]) -> Vec<Verdict> {
             target: "push latency: p99 under 200 ms".into(),
             measured: format!("{p99:.1} ms"),
             met: p99 < 200.0 && row.measurement.errors == 0,
+        });
+    }
+    for row in rows.iter().filter(|r| r.scenario.starts_with(REPORT)) {
+        let p99 = row.measurement.p99_ms();
+        out.push(Verdict {
+            target: format!("{}: p99 under 1 s", row.scenario),
+            measured: format!("{p99:.1} ms"),
+            met: p99 < 1000.0 && row.measurement.errors == 0,
         });
     }
     if let Some(row) = find(DIARY_PACED) {
@@ -967,6 +977,91 @@ pub async fn open_the_diary_week(
         &database,
         live,
     ));
+    Ok(rows)
+}
+
+/// "Read the reports": the school's administrator asks for each report of the loaded term, one
+/// request after another (a single client: an administrator reading reports, not a crowd).
+///
+/// # Errors
+/// When the administrator cannot be made or logged in, a report is not answered 200 at
+/// first, or a connection cannot be opened.
+pub async fn read_the_reports(
+    bench: &BenchSchool,
+    options: &Options,
+) -> Result<Vec<Row>, BenchError> {
+    let database = bench.backend().to_string();
+    let login = "bench-admin".to_owned();
+    {
+        let mut conn = bench.pool().get().map_err(PersistenceError::from)?;
+        let hash = crate::password::hash(BENCH_PASSWORD).map_err(setup)?;
+        let admin = persistence::people::insert_user(
+            &mut conn,
+            persistence::people::NewUser {
+                login: &login,
+                display_name: "Администратор",
+                password_hash: Some(&hash),
+                now: Utc::now().naive_utc(),
+            },
+        )?;
+        persistence::people::assign_role(
+            &mut conn,
+            admin,
+            persistence::people::Role::SchoolAdmin,
+            persistence::people::RoleScope::School(bench.school.school),
+        )?;
+    }
+    let token = log_in(bench.addr, &[login])
+        .await?
+        .pop()
+        .ok_or_else(|| setup("the administrator was not logged in"))?;
+    let school = bench.school.school.get();
+    let term = bench.school.term;
+    let class = bench.school.classes.first().map_or(0, |c| c.id.get());
+    let (from, to) = (date(TERM.0)?, date(TERM.1)?);
+    let reports = [
+        (
+            "academic, the term",
+            format!("/api/v1/schools/{school}/reports/academic?term_id={term}"),
+        ),
+        (
+            "class summary sheet, the term",
+            format!(
+                "/api/v1/schools/{school}/reports/class-summary?term_id={term}&class_id={class}"
+            ),
+        ),
+        (
+            "attendance, the term",
+            format!("/api/v1/schools/{school}/reports/attendance?term_id={term}"),
+        ),
+        (
+            "activity indicators, the term's dates",
+            format!("/api/v1/schools/{school}/reports/activity?from={from}&to={to}"),
+        ),
+    ];
+    let mut rows = Vec::new();
+    for (name, path) in reports {
+        let request = Request::get(path.clone()).bearer(&token);
+        let answer = Connection::open(bench.addr).await?.send(&request).await?;
+        if answer.status != 200 {
+            return Err(setup(format!(
+                "{path} answered {}: {}",
+                answer.status,
+                answer.text().chars().take(300).collect::<String>()
+            )));
+        }
+        options.say(&format!("{REPORT}: {name} ({} bytes)", answer.body.len()));
+        let source = || -> Vec<RequestSource> {
+            let request = request.clone();
+            vec![Box::new(move |_| request.clone())]
+        };
+        let m = load::http(bench.addr, source(), options.budget(options.measure)).await?;
+        rows.push(Row::new(
+            format!("{REPORT}: {name}, 1 client"),
+            &database,
+            m,
+        ));
+    }
     Ok(rows)
 }
 

@@ -128,14 +128,14 @@ pub struct AveragesView {
 }
 
 /// The school's scale averages are on, and the rule.
-fn school_scale(conn: &mut DbConnection, school: SchoolId) -> Result<Scale, ApiError> {
+pub(crate) fn school_scale(conn: &mut DbConnection, school: SchoolId) -> Result<Scale, ApiError> {
     Ok(persistence::journal::scales(conn, school)?
         .into_iter()
         .find(|s| s.is_default)
         .map_or(Scale::Points { min: 1, max: 5 }, |s| s.scale))
 }
 
-fn term_ref(t: &persistence::schools::Term) -> TermRef {
+pub(crate) fn term_ref(t: &persistence::schools::Term) -> TermRef {
     TermRef {
         id: t.id,
         name: t.name.clone(),

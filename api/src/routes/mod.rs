@@ -7,6 +7,7 @@ pub mod common;
 pub mod diary;
 pub mod grading;
 pub mod health;
+pub mod imports;
 pub mod integrators;
 pub mod journal;
 pub mod lessons;
@@ -14,6 +15,7 @@ pub mod me;
 pub mod meta;
 pub mod notifications;
 pub mod people;
+pub mod reports;
 pub mod roster;
 pub mod terms;
 pub mod timetable;
@@ -97,6 +99,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(terms::lock_term)
                 .service(terms::unlock_term)
                 .service(audit::list_school_audit_events)
-                .service(audit::list_municipality_audit_events),
+                .service(audit::list_municipality_audit_events)
+                .service(imports::import_roster)
+                .service(reports::get_academic_report)
+                .service(reports::get_class_summary)
+                .service(reports::get_attendance_report)
+                .service(reports::get_activity_report)
+                .service(reports::get_municipality_academic_report)
+                .service(reports::get_municipality_activity_report)
+                .service(reports::export_class_journal),
         );
 }

@@ -232,7 +232,7 @@ pub struct ActivationCode {
     pub expires_at: DateTime<Utc>,
 }
 
-fn new_code(state: &AppState, now: DateTime<Utc>) -> (String, NewCode) {
+pub(crate) fn new_code(state: &AppState, now: DateTime<Utc>) -> (String, NewCode) {
     let (shown, hash) = new_activation_code();
     let days = i64::from(state.settings.auth.activation_code_ttl_days);
     (
