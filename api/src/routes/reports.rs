@@ -415,7 +415,7 @@ pub struct SummaryRow {
 
 /// The class summary sheet (сводная ведомость): students × subjects.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ClassSummary {
+pub struct ClassSummarySheet {
     pub class_id: i64,
     pub class: String,
     pub term: TermRef,
@@ -423,7 +423,7 @@ pub struct ClassSummary {
     pub students: Vec<SummaryRow>,
 }
 
-impl AsTable for ClassSummary {
+impl AsTable for ClassSummarySheet {
     fn rows(&self) -> Vec<Vec<String>> {
         let mut header = vec!["student".to_owned()];
         for s in &self.subjects {
@@ -454,7 +454,7 @@ impl AsTable for ClassSummary {
     params(("school_id" = i64, Path, description = "The school"), ClassSummaryQuery),
     responses(
         (status = 200, description = "The summary sheet", content(
-            (ClassSummary = "application/json"),
+            (ClassSummarySheet = "application/json"),
             (String = "text/csv", example = "\u{feff}student;Русский язык: average;Русский язык: term grade\r\nСоколов Максим;4,50;5\r\n"),
         )),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
@@ -523,7 +523,7 @@ pub async fn get_class_summary(
                     .collect(),
             })
             .collect();
-        Ok(ClassSummary {
+        Ok(ClassSummarySheet {
             class_id: class,
             class: class_row
                 .map(|c| label(c.grade_level, &c.letter))
