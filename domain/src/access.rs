@@ -715,6 +715,20 @@ pub fn manage_school(principal: &Principal, school: &SchoolRef) -> Decision {
     )
 }
 
+/// A person's verdict on something only a municipality's administrators reach: allowed to
+/// its own, hidden from those of other municipalities, forbidden to every other role.
+fn by_municipality_admins(grants: &[Grant], municipality: MunicipalityId) -> Decision {
+    grants
+        .iter()
+        .map(|grant| match *grant {
+            Grant::MunicipalityAdmin(id) if id == municipality => Verdict::Allowed,
+            Grant::MunicipalityAdmin(_) => Verdict::Hidden,
+            _ => Verdict::Ineligible,
+        })
+        .fold(Verdict::Ineligible, Ord::max)
+        .decision()
+}
+
 /// Administering a municipality: the integrator clients it registers for all its schools.
 ///
 /// Allowed to the municipality's administrators only. An administrator of another
@@ -722,15 +736,7 @@ pub fn manage_school(principal: &Principal, school: &SchoolRef) -> Decision {
 /// administrators and integrators, [`Decision::Forbidden`].
 pub fn manage_municipality(principal: &Principal, municipality: MunicipalityId) -> Decision {
     match principal {
-        Principal::Person { grants, .. } => grants
-            .iter()
-            .map(|grant| match *grant {
-                Grant::MunicipalityAdmin(id) if id == municipality => Verdict::Allowed,
-                Grant::MunicipalityAdmin(_) => Verdict::Hidden,
-                _ => Verdict::Ineligible,
-            })
-            .fold(Verdict::Ineligible, Ord::max)
-            .decision(),
+        Principal::Person { grants, .. } => by_municipality_admins(grants, municipality),
         Principal::Integrator { .. } => Decision::Forbidden,
     }
 }
@@ -776,15 +782,7 @@ pub fn read_school_ranking(principal: &Principal, school: &SchoolRef) -> Decisio
 /// administrators included) [`Decision::Forbidden`].
 pub fn read_municipality_reports(principal: &Principal, municipality: MunicipalityId) -> Decision {
     match principal {
-        Principal::Person { grants, .. } => grants
-            .iter()
-            .map(|grant| match *grant {
-                Grant::MunicipalityAdmin(id) if id == municipality => Verdict::Allowed,
-                Grant::MunicipalityAdmin(_) => Verdict::Hidden,
-                _ => Verdict::Ineligible,
-            })
-            .fold(Verdict::Ineligible, Ord::max)
-            .decision(),
+        Principal::Person { grants, .. } => by_municipality_admins(grants, municipality),
         Principal::Integrator {
             tenancy, scopes, ..
         } => {

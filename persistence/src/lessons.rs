@@ -648,27 +648,3 @@ pub fn journal_page(
         group_members,
     })
 }
-
-/// The students enrolled in any class of the school on `on`, by id.
-///
-/// # Errors
-/// On a database failure.
-pub fn school_students(
-    conn: &mut DbConnection,
-    school: SchoolId,
-    on: NaiveDate,
-) -> Result<Vec<i64>> {
-    enrollments::table
-        .filter(enrollments::school_id.eq(school.get()))
-        .filter(enrollments::enrolled_on.le(on))
-        .filter(
-            enrollments::left_on
-                .is_null()
-                .or(enrollments::left_on.gt(on)),
-        )
-        .select(enrollments::student_id)
-        .distinct()
-        .order(enrollments::student_id)
-        .load(conn)
-        .map_err(Into::into)
-}

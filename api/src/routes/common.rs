@@ -117,13 +117,31 @@ pub fn managed_municipality(
     principal: &Principal,
     municipality: MunicipalityId,
 ) -> Result<(), ApiError> {
+    municipality_for(
+        conn,
+        principal,
+        municipality,
+        Operation::ManageMunicipality,
+        access::manage_municipality,
+    )
+}
+
+/// Checks that `rule` lets the caller use `op` on the municipality: 404 for one that does not
+/// exist or that the caller cannot see, 403 for a role that may not use `op`.
+///
+/// # Errors
+/// 403 or 404 as the rules decide.
+pub fn municipality_for(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    municipality: MunicipalityId,
+    op: Operation,
+    rule: fn(&Principal, MunicipalityId) -> access::Decision,
+) -> Result<(), ApiError> {
     if persistence::access::municipality_exists(conn, municipality)? {
-        enforce(access::manage_municipality(principal, municipality))
+        enforce(rule(principal, municipality))
     } else {
-        enforce(access::when_missing(
-            principal,
-            Operation::ManageMunicipality,
-        ))?;
+        enforce(access::when_missing(principal, op))?;
         Err(ApiError::NotFound)
     }
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::common::{db, managed_school, school_actor};
+use super::common::{db, db_write, managed_school, school_actor};
 use super::people::new_code;
 use crate::AppState;
 use crate::auth::Caller;
@@ -276,7 +276,7 @@ pub async fn import_roster(
     let actor = school_actor(&caller, SchoolId(school))?;
     let dry_run = request.dry_run;
     let state_for_codes = state.clone();
-    let result = db(&state, move |conn| {
+    let result = db_write(&state, move |conn| {
         let school = SchoolId(school);
         let year = roster_import::year_on(conn, school, on)?.ok_or_else(|| {
             ApiError::field(

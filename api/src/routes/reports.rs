@@ -16,9 +16,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::averages::{TermRef, school_scale, term_ref};
-use super::common::{date_param, db, readable_class, school_term};
+use super::common::{date_param, db, municipality_for, readable_class, school_for, school_term};
 use crate::AppState;
-use crate::auth::{Caller, enforce};
+use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::tabular::{self, AsTable, hundredths};
 
@@ -33,19 +33,13 @@ fn reported_school(
     principal: &Principal,
     school: i64,
 ) -> Result<SchoolRef, ApiError> {
-    match persistence::access::school(conn, SchoolId(school))? {
-        Some(found) => {
-            enforce(access::read_school_reports(principal, &found))?;
-            Ok(found)
-        }
-        None => {
-            enforce(access::when_missing(
-                principal,
-                Operation::ReadSchoolReports,
-            ))?;
-            Err(ApiError::NotFound)
-        }
-    }
+    school_for(
+        conn,
+        principal,
+        school,
+        Operation::ReadSchoolReports,
+        access::read_school_reports,
+    )
 }
 
 fn reported_municipality(
@@ -53,15 +47,13 @@ fn reported_municipality(
     principal: &Principal,
     municipality: MunicipalityId,
 ) -> Result<(), ApiError> {
-    if persistence::access::municipality_exists(conn, municipality)? {
-        enforce(access::read_municipality_reports(principal, municipality))
-    } else {
-        enforce(access::when_missing(
-            principal,
-            Operation::ReadMunicipalityReports,
-        ))?;
-        Err(ApiError::NotFound)
-    }
+    municipality_for(
+        conn,
+        principal,
+        municipality,
+        Operation::ReadMunicipalityReports,
+        access::read_municipality_reports,
+    )
 }
 
 /// JSON, or the CSV form with `Accept: text/csv`.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::common::{db, managed_school, school_actor};
+use super::common::{db, db_write, managed_school, school_actor};
 use crate::AppState;
 use crate::auth::{Caller, enforce};
 use crate::error::{ApiError, Problem};
@@ -233,7 +233,7 @@ pub async fn move_student(
     let (school, student) = path.into_inner();
     let student = StudentId(student);
     let request = body.0;
-    let stays = db(&state, move |conn| {
+    let stays = db_write(&state, move |conn| {
         managed_school(conn, &caller.principal, school)?;
         let s = SchoolId(school);
         if persistence::admin::student_in_school(conn, s, student)?.is_none() {
