@@ -24,9 +24,10 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub tokens: Arc<TokenIssuer>,
     pub login_throttle: Arc<LoginThrottle>,
-    /// On SQLite, the queue writers take turns in (see [`crate::routes::common::db_write`]);
-    /// `None` on PostgreSQL, whose writers lock rows, not the database.
-    pub write_turn: Option<Arc<std::sync::Mutex<()>>>,
+    /// The queue writers take turns in (see [`crate::routes::common::db_write`] and
+    /// [`crate::write_queue`]): one at a time on SQLite, `database.write_concurrency` at a
+    /// time on PostgreSQL.
+    pub write_turn: Arc<crate::write_queue::WriteQueue>,
     /// Rankings computed from the running sums, until a write of this process commits.
     pub rankings: Arc<crate::routes::averages::Rankings>,
     /// Rung after every write that may have queued notifications: wakes this process's
@@ -42,17 +43,22 @@ impl AppState {
             settings.auth.login_max_failures,
             std::time::Duration::from_secs(settings.auth.login_lockout_secs),
         );
-        // SQLite has one write lock for the whole file. A failed peek leaves the queue out,
-        // which costs only fairness: SQLite's busy handler still serialises the writers.
-        let sqlite = pool
+        // SQLite has one write lock for the whole file. A failed peek queues one writer at a
+        // time, which is always safe.
+        let postgres = pool
             .get()
-            .is_ok_and(|conn| conn.backend() == persistence::Backend::Sqlite);
+            .is_ok_and(|conn| conn.backend() == persistence::Backend::Postgres);
+        let writers = if postgres {
+            usize::try_from(settings.database.write_concurrency).unwrap_or(1)
+        } else {
+            1
+        };
         Self {
             pool,
             settings: Arc::new(settings),
             tokens: Arc::new(tokens),
             login_throttle: Arc::new(login_throttle),
-            write_turn: sqlite.then(|| Arc::new(std::sync::Mutex::new(()))),
+            write_turn: Arc::new(crate::write_queue::WriteQueue::new(writers)),
             rankings: Arc::default(),
             outbox: Arc::new(tokio::sync::Notify::new()),
         }

@@ -450,7 +450,7 @@ async fn serve(settings: Settings, pool: Pool, keys: KeySet) -> Result<(), Start
         match crate::push::Dispatcher::from_settings(pool, &settings, state.outbox.clone()) {
             Ok(dispatcher) => {
                 tracing::info!("push dispatcher started");
-                Some(dispatcher.spawn())
+                Some(dispatcher.sharing_writes_with(&state).spawn())
             }
             Err(reason) => {
                 tracing::warn!(%reason, "push dispatcher not started");

@@ -49,6 +49,9 @@ pub struct PushSettings {
     pub poll_interval_ms: u64,
     /// Rows claimed (and sent concurrently) at a time.
     pub batch_size: u32,
+    /// Batches a dispatcher may have in flight at once: a lane that claims a full batch wakes
+    /// another, so a backlog is worked off in parallel.
+    pub lanes: u32,
     /// Attempts before a notification is recorded as failed.
     pub max_attempts: u32,
     /// The first retry's delay, in milliseconds; doubles per attempt, with jitter.
@@ -118,6 +121,9 @@ pub struct DatabaseSettings {
     pub acquire_timeout_ms: u64,
     /// SQLite only: how long a writer waits for the write lock, in milliseconds.
     pub sqlite_busy_timeout_ms: u64,
+    /// PostgreSQL only: write transactions of this process at once (the others queue, see
+    /// [`crate::write_queue`]); SQLite always writes one at a time.
+    pub write_concurrency: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -212,6 +218,12 @@ impl Settings {
                 self.database.pool_max_size
             )));
         }
+        if !(1..=1000).contains(&self.database.write_concurrency) {
+            return Err(ConfigError(format!(
+                "database.write_concurrency must be between 1 and 1000, got {}",
+                self.database.write_concurrency
+            )));
+        }
         if self.server.body_limit_bytes < 1024 {
             return Err(ConfigError(format!(
                 "server.body_limit_bytes must be at least 1024, got {}",
@@ -273,6 +285,7 @@ impl Settings {
         let positive = [
             ("push.poll_interval_ms", push.poll_interval_ms),
             ("push.batch_size", u64::from(push.batch_size)),
+            ("push.lanes", u64::from(push.lanes)),
             ("push.max_attempts", u64::from(push.max_attempts)),
             ("push.backoff_initial_ms", push.backoff_initial_ms),
             ("push.lease_secs", push.lease_secs),
@@ -285,6 +298,12 @@ impl Settings {
             return Err(ConfigError(format!(
                 "push.batch_size must be at most 500, got {}",
                 push.batch_size
+            )));
+        }
+        if push.lanes > 32 {
+            return Err(ConfigError(format!(
+                "push.lanes must be at most 32, got {}",
+                push.lanes
             )));
         }
         if push.backoff_max_ms < push.backoff_initial_ms {
@@ -352,6 +371,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("database.pool_max_size", "10"),
     ("database.acquire_timeout_ms", "5000"),
     ("database.sqlite_busy_timeout_ms", "5000"),
+    ("database.write_concurrency", "4"),
     ("auth.issuer", "gradebook"),
     ("auth.audience", "gradebook-api"),
     ("auth.access_token_ttl_secs", "900"),
@@ -366,6 +386,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("push.fcm_base_url", "https://fcm.googleapis.com"),
     ("push.poll_interval_ms", "1000"),
     ("push.batch_size", "100"),
+    ("push.lanes", "4"),
     ("push.max_attempts", "12"),
     ("push.backoff_initial_ms", "1000"),
     ("push.backoff_max_ms", "3600000"),

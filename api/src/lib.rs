@@ -15,6 +15,7 @@ pub mod push;
 pub mod routes;
 pub mod tabular;
 pub mod telemetry;
+pub mod write_queue;
 
 pub use app::{AppState, build_app};
 pub use error::{ApiError, FieldError, Problem};

@@ -357,41 +357,97 @@ impl Serialize for Average {
 
 /// The mean of a student's subject averages, exact.
 ///
-/// With fifteen subjects the common denominator outgrows any machine integer, so it is held
-/// as a natural number of any size. Ordered and compared exactly.
+/// The subject averages are summed over their least common denominator. That usually fits a
+/// machine integer (`u128`), and then the mean is worked out and compared in machine
+/// arithmetic; when it does not (fifteen subjects with unlucky denominators can outgrow any
+/// machine integer), the fraction is held as natural numbers of any size. Either way it is
+/// ordered and compared exactly.
 #[derive(Debug, Clone)]
 pub struct OverallAverage {
-    num: Nat,
-    den: Nat,
+    exact: Fraction,
     shown: Hundredths,
     subjects: usize,
+}
+
+/// A non-negative fraction, not necessarily in lowest terms.
+#[derive(Debug, Clone)]
+enum Fraction {
+    Small { num: u128, den: u128 },
+    Big { num: Nat, den: Nat },
+}
+
+impl Fraction {
+    fn big(&self) -> (Nat, Nat) {
+        match self {
+            Self::Small { num, den } => (Nat::from_u128(*num), Nat::from_u128(*den)),
+            Self::Big { num, den } => (num.clone(), den.clone()),
+        }
+    }
+
+    fn cmp(&self, other: &Self) -> Ordering {
+        if let (Self::Small { num: a, den: b }, Self::Small { num: c, den: d }) = (self, other)
+            && let (Some(left), Some(right)) = (a.checked_mul(*d), c.checked_mul(*b))
+        {
+            return left.cmp(&right);
+        }
+        let ((a, b), (c, d)) = (self.big(), other.big());
+        a.times(&d).cmp(&c.times(&b))
+    }
 }
 
 impl OverallAverage {
     /// The plain mean of the subject averages, each counting once; `None` without any.
     #[must_use]
     pub fn mean(averages: impl IntoIterator<Item = Average>) -> Option<Self> {
+        let averages: Vec<Average> = averages.into_iter().collect();
+        if averages.is_empty() {
+            return None;
+        }
+        let subjects = averages.len();
+        let (exact, shown) = Self::small_mean(&averages).unwrap_or_else(|| {
+            let (num, den) = Self::big_mean(&averages);
+            let shown = Self::round(&num, &den);
+            (Fraction::Big { num, den }, shown)
+        });
+        Some(Self {
+            exact,
+            shown,
+            subjects,
+        })
+    }
+
+    /// The mean over the least common denominator in `u128`, with its rounding; `None` when
+    /// some step would overflow.
+    fn small_mean(averages: &[Average]) -> Option<(Fraction, Hundredths)> {
+        let (mut num, mut den) = (0_u128, 1_u128);
+        for average in averages {
+            let b = u128::from(average.den.unsigned_abs());
+            let a = u128::from(average.num.unsigned_abs());
+            let lcm = den.checked_mul(b / gcd_u128(den, b))?;
+            num = num
+                .checked_mul(lcm / den)?
+                .checked_add(a.checked_mul(lcm / b)?)?;
+            den = lcm;
+        }
+        let den = den.checked_mul(u128::try_from(averages.len()).ok()?)?;
+        // Half up to hundredths: floor((200·num + den) / (2·den)).
+        let hundredths = num.checked_mul(200)?.checked_add(den)? / den.checked_mul(2)?;
+        let shown = Hundredths(i64::try_from(hundredths).ok()?);
+        Some((Fraction::Small { num, den }, shown))
+    }
+
+    /// The mean as natural numbers of any size.
+    fn big_mean(averages: &[Average]) -> (Nat, Nat) {
         let mut num = Nat::ZERO;
         let mut den = Nat::from_u64(1);
-        let mut subjects: usize = 0;
         for average in averages {
             let b = Nat::from_u64(average.den.unsigned_abs());
             let a = Nat::from_u64(average.num.unsigned_abs());
             num = num.times(&b).plus(&a.times(&den));
             den = den.times(&b);
-            subjects += 1;
         }
-        if subjects == 0 {
-            return None;
-        }
-        let den = den.times(&Nat::from_u64(subjects as u64));
-        let shown = Self::round(&num, &den);
-        Some(Self {
-            num,
-            den,
-            shown,
-            subjects,
-        })
+        let den = den.times(&Nat::from_u64(averages.len() as u64));
+        (num, den)
     }
 
     /// `num / den` rounded half up to hundredths: the largest `h` with
@@ -431,12 +487,19 @@ impl OverallAverage {
     }
 }
 
+fn gcd_u128(mut a: u128, mut b: u128) -> u128 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
 impl Ord for OverallAverage {
     fn cmp(&self, other: &Self) -> Ordering {
         // Rounding never reverses an order, so different shown values already decide.
         self.shown
             .cmp(&other.shown)
-            .then_with(|| self.num.times(&other.den).cmp(&other.num.times(&self.den)))
+            .then_with(|| self.exact.cmp(&other.exact))
     }
 }
 
@@ -476,6 +539,15 @@ impl Nat {
 
     fn from_u64(value: u64) -> Self {
         Self(vec![low_digit(value), low_digit(value >> 32)]).trimmed()
+    }
+
+    fn from_u128(value: u128) -> Self {
+        Self(
+            (0..4)
+                .map(|i| low_digit(u64::try_from((value >> (32 * i)) & 0xFFFF_FFFF).unwrap_or(0)))
+                .collect(),
+        )
+        .trimmed()
     }
 
     fn trimmed(mut self) -> Self {
@@ -1120,6 +1192,32 @@ mod tests {
         assert!(OverallAverage::mean([]).is_none());
     }
 
+    #[test]
+    fn means_too_big_for_machine_integers_stay_exact() {
+        // Fifteen distinct prime denominators near 1000: their product, the common
+        // denominator, is about 10^45, past u128.
+        let primes = [
+            983, 991, 997, 1009, 1013, 1019, 1021, 1031, 1033, 1039, 1049, 1051, 1061, 1063, 1069,
+        ];
+        let averages: Vec<Average> = primes.iter().map(|&p| Average::new(4 * p - 1, p)).collect();
+        assert!(OverallAverage::small_mean(&averages).is_none());
+        let mean =
+            OverallAverage::mean(averages.iter().copied()).unwrap_or_else(|| panic!("empty"));
+        assert!(matches!(mean.exact, Fraction::Big { .. }));
+        // Each is just under 4, so the mean is too, and shows 4.00.
+        assert_eq!(mean.to_string(), "4.00");
+        let four = OverallAverage::mean([Average::new(4, 1)]).unwrap_or_else(|| panic!("empty"));
+        assert!(matches!(four.exact, Fraction::Small { .. }));
+        assert!(mean < four && four > mean && mean != four);
+        let higher: Vec<Average> = primes
+            .iter()
+            .map(|&p| Average::new(4 * p - 1, p))
+            .chain([Average::new(4, 1)])
+            .collect();
+        let higher = OverallAverage::mean(higher).unwrap_or_else(|| panic!("empty"));
+        assert!(mean < higher && higher < four);
+    }
+
     fn nat_value(n: &Nat) -> u128 {
         n.0.iter()
             .rev()
@@ -1292,6 +1390,32 @@ mod tests {
             if let [single] = xs.as_slice() {
                 prop_assert_eq!(x.shown(), single.shown());
             }
+        }
+
+        /// The machine-integer mean and the mean of any size agree: the same shown value and
+        /// the same order, also between a mean that fits and one that does not.
+        #[test]
+        fn machine_and_unbounded_means_agree(
+            a in prop::collection::vec((0_i64..=1000, 1_i64..=400), 1..=15),
+            b in prop::collection::vec((0_i64..=1000, 1_i64..=400), 1..=15),
+        ) {
+            let to_average = |v: &[(i64, i64)]| -> Vec<Average> {
+                v.iter().map(|&(n, d)| Average::new(n.min(d * 5), d)).collect()
+            };
+            let (xs, ys) = (to_average(&a), to_average(&b));
+            let unbounded = |v: &[Average]| {
+                let (num, den) = OverallAverage::big_mean(v);
+                let shown = OverallAverage::round(&num, &den);
+                OverallAverage { exact: Fraction::Big { num, den }, shown, subjects: v.len() }
+            };
+            let (x, y) = (
+                OverallAverage::mean(xs.clone()).unwrap_or_else(|| panic!("empty")),
+                OverallAverage::mean(ys.clone()).unwrap_or_else(|| panic!("empty")),
+            );
+            let (bx, by) = (unbounded(&xs), unbounded(&ys));
+            prop_assert_eq!(x.shown(), bx.shown());
+            prop_assert_eq!(x.cmp(&y), bx.cmp(&by));
+            prop_assert_eq!(x.cmp(&by), bx.cmp(&y));
         }
 
         /// Natural numbers add, multiply and compare as machine integers do.

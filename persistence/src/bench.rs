@@ -1100,3 +1100,17 @@ pub fn rank_from_grades(
     ));
     Ok(on_backend!(conn, load, query)?)
 }
+
+/// PostgreSQL: fresh statistics of the outbox tables, which the benchmark's fresh database
+/// starts empty and then fills within seconds. In service autovacuum analyzes a table soon
+/// after it grows; until then the planner, and the foreign-key checks' cached plans, take a
+/// table of thousands of rows for a few pages and scan it whole. A no-op on SQLite.
+///
+/// # Errors
+/// On a database failure.
+pub fn refresh_statistics(conn: &mut DbConnection) -> Result<()> {
+    if let DbConnection::Pg(pg) = conn {
+        diesel::sql_query("ANALYZE notifications, notification_log, devices").execute(pg)?;
+    }
+    Ok(())
+}

@@ -764,39 +764,48 @@ pub fn claim(
     lease: Duration,
 ) -> Result<Vec<Claimed>> {
     conn.transaction(|conn| {
-        let due = notifications::table
-            .filter(notifications::status.eq_any(["queued", "held"]))
-            .filter(notifications::next_attempt_at.le(now))
-            .filter(
-                notifications::locked_until
-                    .is_null()
-                    .or(notifications::locked_until.le(now)),
-            )
-            .order((
-                notifications::next_attempt_at.asc(),
-                notifications::id.asc(),
-            ))
-            .limit(limit)
-            .select((
-                notifications::id,
-                notifications::school_id,
-                notifications::event_key,
-                notifications::device_id,
-                notifications::user_id,
-                notifications::student_id,
-                notifications::payload,
-                notifications::attempts,
-            ));
-        let rows: Vec<DueRow> = match conn {
-            DbConnection::Pg(pg) => due.for_update().skip_locked().load(pg)?,
-            DbConnection::Sqlite(sqlite) => {
-                // Take the write lock before reading, so two dispatchers claim one after the
-                // other and the second sees the first one's leases.
-                diesel::sql_query("UPDATE notifications SET attempts = attempts WHERE id = -1")
-                    .execute(sqlite)?;
-                due.load(sqlite)?
+        if let DbConnection::Sqlite(sqlite) = conn {
+            // Take the write lock before reading, so two dispatchers claim one after the
+            // other and the second sees the first one's leases.
+            diesel::sql_query("UPDATE notifications SET attempts = attempts WHERE id = -1")
+                .execute(sqlite)?;
+        }
+        // Queued rows first, then held ones whose quiet hours ended: each status is walked in
+        // due order along its index, stopping after the batch.
+        let mut rows: Vec<DueRow> = Vec::new();
+        for status in ["queued", "held"] {
+            let room = limit - i64::try_from(rows.len()).unwrap_or(limit);
+            if room <= 0 {
+                break;
             }
-        };
+            let due = notifications::table
+                .filter(notifications::status.eq(status))
+                .filter(notifications::next_attempt_at.le(now))
+                .filter(
+                    notifications::locked_until
+                        .is_null()
+                        .or(notifications::locked_until.le(now)),
+                )
+                .order((
+                    notifications::next_attempt_at.asc(),
+                    notifications::id.asc(),
+                ))
+                .limit(room)
+                .select((
+                    notifications::id,
+                    notifications::school_id,
+                    notifications::event_key,
+                    notifications::device_id,
+                    notifications::user_id,
+                    notifications::student_id,
+                    notifications::payload,
+                    notifications::attempts,
+                ));
+            rows.extend(match conn {
+                DbConnection::Pg(pg) => due.for_update().skip_locked().load::<DueRow>(pg)?,
+                DbConnection::Sqlite(sqlite) => due.load::<DueRow>(sqlite)?,
+            });
+        }
         if rows.is_empty() {
             return Ok(Vec::new());
         }
@@ -907,9 +916,20 @@ pub fn record(
         return Ok(());
     }
     conn.transaction(|conn| {
+        let sent: Vec<(i64, &str)> = outcomes
+            .iter()
+            .filter_map(|(claimed, outcome)| match outcome {
+                Outcome::Sent(name) => Some((claimed.id, name.as_str())),
+                _ => None,
+            })
+            .collect();
+        mark_sent(conn, &sent, at)?;
         let mut entries = Vec::with_capacity(outcomes.len());
         for (claimed, outcome) in outcomes {
-            let (status, detail) = record_one(conn, claimed, outcome, at)?;
+            let (status, detail) = match outcome {
+                Outcome::Sent(name) => ("sent", name.as_str()),
+                _ => record_one(conn, claimed, outcome, at)?,
+            };
             entries.push((
                 notification_log::school_id.eq(claimed.school_id),
                 notification_log::notification_id.eq(claimed.id),
@@ -927,6 +947,37 @@ pub fn record(
     })
 }
 
+/// Marks the rows FCM accepted as sent, each with its message name: on PostgreSQL in one
+/// statement (the ids and names as arrays), on SQLite row by row (no round trips there).
+fn mark_sent(conn: &mut DbConnection, sent: &[(i64, &str)], at: NaiveDateTime) -> QueryResult<()> {
+    use diesel::sql_types::{Array, BigInt, Text, Timestamp};
+    if sent.is_empty() {
+        return Ok(());
+    }
+    match conn {
+        DbConnection::Pg(pg) => {
+            let ids: Vec<i64> = sent.iter().map(|(id, _)| *id).collect();
+            let names: Vec<&str> = sent.iter().map(|(_, name)| *name).collect();
+            diesel::sql_query(
+                "UPDATE notifications AS n SET status = 'sent', fcm_message = v.name, \
+                 last_error = NULL, locked_until = NULL, finished_at = $3 \
+                 FROM (SELECT unnest($1::bigint[]) AS id, unnest($2::text[]) AS name) AS v \
+                 WHERE n.id = v.id",
+            )
+            .bind::<Array<BigInt>, _>(ids)
+            .bind::<Array<Text>, _>(names)
+            .bind::<Timestamp, _>(at)
+            .execute(pg)?;
+        }
+        DbConnection::Sqlite(_) => {
+            for (id, name) in sent {
+                set_finished(conn, *id, "sent", Some(name), None, at)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Updates one row; returns its delivery-log entry (status, detail).
 fn record_one<'a>(
     conn: &mut DbConnection,
@@ -936,7 +987,7 @@ fn record_one<'a>(
 ) -> QueryResult<(&'static str, &'a str)> {
     match outcome {
         Outcome::Sent(name) => {
-            set_finished(conn, claimed.id, "sent", Some(name), None, at)?;
+            mark_sent(conn, &[(claimed.id, name.as_str())], at)?;
             Ok(("sent", name))
         }
         Outcome::Failed(reason) => {
@@ -975,24 +1026,36 @@ fn record_one<'a>(
 /// # Errors
 /// On a database failure.
 pub fn next_due(conn: &mut DbConnection, now: NaiveDateTime) -> Result<Option<NaiveDateTime>> {
-    let waiting = notifications::table.filter(notifications::status.eq_any(["queued", "held"]));
-    let free: Option<NaiveDateTime> = waiting
-        .clone()
-        .filter(
-            notifications::locked_until
-                .is_null()
-                .or(notifications::locked_until.le(now)),
-        )
-        .select(diesel::dsl::min(notifications::next_attempt_at))
-        .first(conn)?;
-    let leased: Option<NaiveDateTime> = waiting
+    let mut earliest: Option<NaiveDateTime> = None;
+    for status in ["queued", "held"] {
+        // The first free row in due order (a walk along the due index, not an aggregate over
+        // every waiting row).
+        let free: Option<NaiveDateTime> = notifications::table
+            .filter(notifications::status.eq(status))
+            .filter(
+                notifications::locked_until
+                    .is_null()
+                    .or(notifications::locked_until.le(now)),
+            )
+            .order(notifications::next_attempt_at.asc())
+            .select(notifications::next_attempt_at)
+            .first(conn)
+            .optional()?;
+        earliest = earlier(earliest, free);
+    }
+    // Only rows being sent hold a lease (finishing or retrying one clears it).
+    let leased: Option<NaiveDateTime> = notifications::table
         .filter(notifications::locked_until.gt(now))
         .select(diesel::dsl::min(notifications::locked_until))
         .first(conn)?;
-    Ok(match (free, leased) {
+    Ok(earlier(earliest, leased))
+}
+
+fn earlier(a: Option<NaiveDateTime>, b: Option<NaiveDateTime>) -> Option<NaiveDateTime> {
+    match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
-    })
+    }
 }
 
 /// PostgreSQL: `LISTEN`s on [`CHANNEL`] on a dedicated connection (a no-op on SQLite, whose

@@ -202,6 +202,7 @@ impl TestApp {
             self.state.outbox.clone(),
         )
         .unwrap_or_else(|e| panic!("{e}"))
+        .sharing_writes_with(&self.state)
     }
 
     pub fn pool(&self) -> &Pool {

@@ -14,6 +14,7 @@ pub mod push;
 pub mod ranking;
 pub mod table;
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -100,6 +101,38 @@ pub struct Options {
     /// Afterwards, check that the running sums of averages match the grades (all of them: slow
     /// on a big school), so every way of writing grades is known to write the same rows.
     pub verify: bool,
+    /// The scenarios to run (all by default).
+    pub scenarios: BTreeSet<Scenario>,
+}
+
+/// The benchmark's scenarios, which can be run on their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Scenario {
+    /// "Grade a class" beside its limit.
+    Grading,
+    /// "Open the diary week" beside the framework's ceiling.
+    Diary,
+    /// "Rank the school" beside the window function.
+    Ranking,
+    /// The school reports.
+    Reports,
+    /// Push latency under the grading load.
+    Push,
+}
+
+impl Scenario {
+    /// Every scenario.
+    #[must_use]
+    pub fn all() -> BTreeSet<Self> {
+        [
+            Self::Grading,
+            Self::Diary,
+            Self::Ranking,
+            Self::Reports,
+            Self::Push,
+        ]
+        .into()
+    }
 }
 
 /// The loaded term (the second quarter of 2026/2027).
@@ -136,6 +169,7 @@ impl Options {
             diary_pace: Some(Duration::from_millis(250)),
             progress: true,
             verify: false,
+            scenarios: Scenario::all(),
         })
     }
 
@@ -258,12 +292,24 @@ pub async fn run_target(target: &Target, options: &Options) -> Result<DatabaseRe
 }
 
 async fn measure_journal(bench: &BenchSchool, options: &Options) -> Result<Vec<Row>, BenchError> {
-    let mut rows = grade_a_class(bench, options).await?;
-    rows.extend(open_the_diary_week(bench, options).await?);
-    rows.extend(ranking::rank_the_school(bench, options).await?);
-    rows.extend(read_the_reports(bench, options).await?);
+    let run = |scenario| options.scenarios.contains(&scenario);
+    let mut rows = Vec::new();
+    if run(Scenario::Grading) {
+        rows.extend(grade_a_class(bench, options).await?);
+    }
+    if run(Scenario::Diary) {
+        rows.extend(open_the_diary_week(bench, options).await?);
+    }
+    if run(Scenario::Ranking) {
+        rows.extend(ranking::rank_the_school(bench, options).await?);
+    }
+    if run(Scenario::Reports) {
+        rows.extend(read_the_reports(bench, options).await?);
+    }
     // Last: it gives the graded classes' parents phones, which the other scenarios do not have.
-    rows.extend(push::push_latency(bench, options).await?);
+    if run(Scenario::Push) {
+        rows.extend(push::push_latency(bench, options).await?);
+    }
     Ok(rows)
 }
 

@@ -150,6 +150,7 @@ pub async fn push_latency(bench: &BenchSchool, options: &Options) -> Result<Vec<
         bench.state.outbox.clone(),
     )
     .map_err(setup)?
+    .sharing_writes_with(&bench.state)
     .spawn();
 
     options.say(&format!(
@@ -169,10 +170,83 @@ pub async fn push_latency(bench: &BenchSchool, options: &Options) -> Result<Vec<
             actix_web::rt::time::sleep(Duration::from_millis(10)).await;
         }
     }
+    // A warm-up under the full load, whose pushes are all delivered before the measurement;
+    // then fresh statistics of the outbox tables (see `refresh_statistics`).
+    let warm_until = Instant::now() + options.warmup;
+    let warm = grade_until(
+        bench,
+        &graders,
+        "push-warmup",
+        work_type,
+        warm_until,
+        options,
+    )
+    .await?;
+    let waited = Instant::now();
+    while waited.elapsed() < Duration::from_secs(60) {
+        let arrived = receiver.arrived();
+        if warm.iter().all(|(_, id)| arrived.contains_key(id)) {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    {
+        let mut conn = bench.pool().get().map_err(PersistenceError::from)?;
+        persistence::bench::refresh_statistics(&mut conn)?;
+    }
     let started = Instant::now();
-    let deadline = started + options.measure;
+    let measured = grade_until(
+        bench,
+        &graders,
+        "push",
+        work_type,
+        started + options.measure,
+        options,
+    )
+    .await;
+    let elapsed = started.elapsed();
+    // Every grade's push, or a minute at most.
+    let waited = Instant::now();
+    while waited.elapsed() < Duration::from_secs(60) {
+        let arrived = receiver.arrived();
+        let responses = measured.as_deref().unwrap_or_default();
+        if responses.iter().all(|(_, id)| arrived.contains_key(id)) {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    dispatcher.stop().await;
+    receiver.handle.stop(false).await;
+    let measured = measured?;
+    let arrived = receiver.arrived();
+    let latencies: Vec<Duration> = measured
+        .iter()
+        .filter_map(|(at, id)| {
+            arrived
+                .get(id)
+                .map(|pushed| pushed.saturating_duration_since(*at))
+        })
+        .collect();
+    let missing = u64::try_from(measured.len() - latencies.len()).unwrap_or(u64::MAX);
+    let measurement = Measurement::of_latencies(&latencies, missing, elapsed);
+    Ok(vec![Row::new(
+        format!("{PUSH_LATENCY}, {teachers} teachers"),
+        &database,
+        measurement,
+    )])
+}
+
+/// The teachers grade back to back until `deadline`: when each grade's response came.
+async fn grade_until(
+    bench: &BenchSchool,
+    graders: &[super::Grader],
+    prefix: &'static str,
+    work_type: i64,
+    deadline: Instant,
+    options: &Options,
+) -> Result<Vec<(Instant, i64)>, BenchError> {
     let mut tasks = Vec::new();
-    for mut source in grading_requests(&graders, "push", work_type) {
+    for mut source in grading_requests(graders, prefix, work_type) {
         let addr = bench.addr;
         let max = options.max_requests_per_client;
         tasks.push(actix_web::rt::spawn(async move {
@@ -209,38 +283,7 @@ pub async fn push_latency(bench: &BenchSchool, options: &Options) -> Result<Vec<
             Ok(Err(e)) | Err(e) => failure = Some(e),
         }
     }
-    let elapsed = started.elapsed();
-    // Every grade's push, or a minute at most.
-    let waited = Instant::now();
-    while waited.elapsed() < Duration::from_secs(60) {
-        let arrived = receiver.arrived();
-        if responses.iter().all(|(_, id)| arrived.contains_key(id)) {
-            break;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-    }
-    dispatcher.stop().await;
-    receiver.handle.stop(false).await;
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    let arrived = receiver.arrived();
-    let measured = responses;
-    let latencies: Vec<Duration> = measured
-        .iter()
-        .filter_map(|(at, id)| {
-            arrived
-                .get(id)
-                .map(|pushed| pushed.saturating_duration_since(*at))
-        })
-        .collect();
-    let missing = u64::try_from(measured.len() - latencies.len()).unwrap_or(u64::MAX);
-    let measurement = Measurement::of_latencies(&latencies, missing, elapsed);
-    Ok(vec![Row::new(
-        format!("{PUSH_LATENCY}, {teachers} teachers"),
-        &database,
-        measurement,
-    )])
+    failure.map_or(Ok(responses), Err)
 }
 
 /// The scenario's name, which its verdict looks it up by.

@@ -12,7 +12,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use api::bench::{self, Options, Target};
+use api::bench::{self, Options, Scenario, Target};
 use clap::{Parser, ValueEnum};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -69,6 +69,9 @@ struct Args {
     /// No progress lines on standard error.
     #[arg(long)]
     quiet: bool,
+    /// Run only these scenarios (comma-separated; all by default).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Scenario>,
 }
 
 fn seconds(value: f64, name: &str) -> Result<Duration, String> {
@@ -107,6 +110,9 @@ fn options(args: Args) -> Result<Options, String> {
     options.workers = args.workers;
     options.progress = !args.quiet;
     options.verify = args.verify;
+    if !args.only.is_empty() {
+        options.scenarios = args.only.into_iter().collect();
+    }
     Ok(options)
 }
 

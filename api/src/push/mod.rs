@@ -34,6 +34,7 @@ pub type Clock = Arc<dyn Fn() -> NaiveDateTime + Send + Sync>;
 pub struct Policy {
     pub poll: Duration,
     pub batch: i64,
+    pub lanes: usize,
     pub max_attempts: i32,
     pub backoff_initial: Duration,
     pub backoff_max: Duration,
@@ -46,6 +47,7 @@ impl Policy {
         Self {
             poll: Duration::from_millis(push.poll_interval_ms),
             batch: i64::from(push.batch_size),
+            lanes: usize::try_from(push.lanes).unwrap_or(1).max(1),
             max_attempts: i32::try_from(push.max_attempts).unwrap_or(i32::MAX),
             backoff_initial: Duration::from_millis(push.backoff_initial_ms),
             backoff_max: Duration::from_millis(push.backoff_max_ms),
@@ -78,6 +80,10 @@ pub struct Dispatcher {
     clock: Clock,
     /// PostgreSQL only: where to `LISTEN`.
     listen_url: Option<DatabaseUrl>,
+    /// The server's queue of writers ([`crate::AppState::write_turn`]), which the
+    /// dispatcher's own writes join, ahead of the request handlers (`None` in a dispatcher
+    /// process of its own).
+    write_turn: Option<Arc<crate::write_queue::WriteQueue>>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -135,7 +141,17 @@ impl Dispatcher {
             wake,
             clock: Arc::new(|| chrono::Utc::now().naive_utc()),
             listen_url,
+            write_turn: None,
         })
+    }
+
+    /// The same dispatcher queueing its writes with the server's handlers, ahead of them (so
+    /// SQLite's single writer is taken in turn, not by retrying on `SQLITE_BUSY`, and a stream
+    /// of grades does not starve their pushes).
+    #[must_use]
+    pub fn sharing_writes_with(mut self, state: &crate::AppState) -> Self {
+        self.write_turn = Some(state.write_turn.clone());
+        self
     }
 
     /// The same dispatcher going by another clock.
@@ -157,7 +173,7 @@ impl Dispatcher {
             .unwrap_or_else(|_| chrono::Duration::seconds(60));
         let batch = self.policy.batch;
         let claimed = self
-            .blocking(move |conn| outbox::claim(conn, now, batch, lease))
+            .blocking_write(move |conn| outbox::claim(conn, now, batch, lease))
             .await?;
         if claimed.is_empty() {
             return Ok(0);
@@ -198,7 +214,7 @@ impl Dispatcher {
             }
         }
         let at = (self.clock)();
-        self.blocking(move |conn| outbox::record(conn, &outcomes, at))
+        self.blocking_write(move |conn| outbox::record(conn, &outcomes, at))
             .await?;
         Ok(count)
     }
@@ -236,6 +252,21 @@ impl Dispatcher {
         .map_err(|e| PersistenceError::Unavailable(format!("blocking task: {e}")))?
     }
 
+    /// As [`Self::blocking`], in the server's queue of writers when there is one.
+    async fn blocking_write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut persistence::DbConnection) -> Result<T, PersistenceError>
+        + Send
+        + 'static,
+    ) -> Result<T, PersistenceError> {
+        let turn = self.write_turn.clone();
+        self.blocking(move |conn| {
+            let _turn = turn.as_ref().map(|queue| queue.urgent_turn());
+            work(conn)
+        })
+        .await
+    }
+
     /// How long to sleep when nothing is due: until the next row is due, at most the poll.
     async fn idle_wait(&self) -> Duration {
         let now = (self.clock)();
@@ -252,12 +283,25 @@ impl Dispatcher {
         })
     }
 
-    /// Runs until [`DispatcherHandle::stop`]: sends what is due, then sleeps until woken, until
-    /// the next row is due, or for the poll interval.
+    /// Runs [`Policy::lanes`] lanes until [`DispatcherHandle::stop`].
     async fn run(self, stopping: Arc<AtomicBool>, stopped: Arc<Notify>) {
+        let mut lanes = tokio::task::JoinSet::new();
+        for _ in 0..self.policy.lanes {
+            lanes.spawn(self.clone().lane(stopping.clone(), stopped.clone()));
+        }
+        while lanes.join_next().await.is_some() {}
+    }
+
+    /// One lane: sends what is due, then sleeps until woken, until the next row is due, or
+    /// for the poll interval. A lane that claimed a full batch goes on at once and wakes
+    /// another lane, so a backlog is sent by every lane in parallel.
+    async fn lane(self, stopping: Arc<AtomicBool>, stopped: Arc<Notify>) {
         while !stopping.load(Ordering::SeqCst) {
             match self.dispatch_due().await {
-                Ok(n) if i64::try_from(n).unwrap_or(0) >= self.policy.batch => continue,
+                Ok(n) if i64::try_from(n).unwrap_or(0) >= self.policy.batch => {
+                    self.wake.notify_one();
+                    continue;
+                }
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "the dispatcher cannot reach the database"),
             }
@@ -269,14 +313,18 @@ impl Dispatcher {
             }
             tokio::select! {
                 () = self.wake.notified() => {}
-                () = stopped.notified() => {}
+                () = stopped.notified() => {
+                    // Pass the stop on to the next lane.
+                    stopped.notify_one();
+                }
                 () = tokio::time::sleep(wait) => {}
             }
         }
     }
 
-    /// Starts the dispatcher on the current tokio runtime (and, on PostgreSQL, a listener
-    /// thread).
+    /// Starts the dispatcher on a thread of its own, with its own single-threaded runtime, so
+    /// its sends never wait behind the server's request handling or a load generator (and, on
+    /// PostgreSQL, a listener thread).
     #[must_use]
     pub fn spawn(self) -> DispatcherHandle {
         let stopping = Arc::new(AtomicBool::new(false));
@@ -291,11 +339,24 @@ impl Dispatcher {
                 tracing::error!(error = %e, "cannot start the LISTEN thread; polling only");
             }
         }
-        let task = tokio::spawn(self.run(stopping.clone(), stopped.clone()));
+        let (stop, done) = (stopping.clone(), stopped.clone());
+        let thread = std::thread::Builder::new()
+            .name("outbox-dispatch".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime.block_on(self.run(stop, done)),
+                    Err(e) => tracing::error!(error = %e, "cannot start the dispatcher's runtime"),
+                }
+            })
+            .map_err(|e| tracing::error!(error = %e, "cannot start the dispatcher's thread"))
+            .ok();
         DispatcherHandle {
             stopping,
             stopped,
-            task,
+            thread,
         }
     }
 }
@@ -338,7 +399,7 @@ fn listen(url: &DatabaseUrl, wake: &Notify, stopping: &AtomicBool) {
 pub struct DispatcherHandle {
     stopping: Arc<AtomicBool>,
     stopped: Arc<Notify>,
-    task: tokio::task::JoinHandle<()>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl DispatcherHandle {
@@ -346,8 +407,12 @@ impl DispatcherHandle {
     pub async fn stop(self) {
         self.stopping.store(true, Ordering::SeqCst);
         self.stopped.notify_one();
-        if let Err(e) = self.task.await {
-            tracing::error!(error = %e, "the dispatcher task ended badly");
+        if let Some(thread) = self.thread {
+            match tokio::task::spawn_blocking(move || thread.join()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => tracing::error!("the dispatcher's thread panicked"),
+                Err(e) => tracing::error!(error = %e, "cannot wait for the dispatcher's thread"),
+            }
         }
     }
 }

@@ -28,14 +28,15 @@ pub async fn db<T: Send + 'static>(
     .await?
 }
 
-/// Runs `work`, which writes, like [`db`]; on SQLite it first waits for its turn in the
-/// process's queue of writers.
+/// Runs `work`, which writes, like [`db`], after waiting for its turn in the process's queue
+/// of writers ([`crate::write_queue`]).
 ///
 /// SQLite lets one transaction write at a time. Left to itself, a writer that finds the file
 /// locked sleeps in SQLite's busy handler for longer and longer (up to 100 ms a time), so under
 /// a burst (a dozen teachers grading at the bell) some wait over a second while later ones
 /// pass. Taking turns here first, before a connection is taken from the pool, makes the wait a
-/// queue: each waits about as long as the writes ahead of it take.
+/// queue: each waits about as long as the writes ahead of it take. On PostgreSQL a few write
+/// at once (`database.write_concurrency`): more would only contend for the cores.
 ///
 /// Once the work is done, the rankings this process keeps are stale (see
 /// [`crate::routes::averages::Rankings`]).
@@ -50,11 +51,7 @@ pub async fn db_write<T: Send + 'static>(
     let turn = state.write_turn.clone();
     let rankings = std::sync::Arc::clone(&state.rankings);
     web::block(move || {
-        let _turn = turn.as_ref().map(|queue| {
-            queue
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        });
+        let _turn = turn.turn();
         let mut conn = pool.get().map_err(PersistenceError::from)?;
         let done = work(&mut conn);
         // Committed (or rolled back): rankings computed before may no longer hold.
