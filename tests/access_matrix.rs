@@ -90,9 +90,12 @@ enum Rule {
     WriteLesson,
     /// Reading a school's full ranking; targets: the school, the other school, a missing one.
     ReadSchoolRanking,
-    /// Following a student's events on one's phone (notification preferences): the family
-    /// only; targets as for [`Rule::ReadStudent`].
+    /// Following a student's events on one's phone (notification preferences, the
+    /// notifications about them): the family only; targets as for [`Rule::ReadStudent`].
     FollowStudent,
+    /// About the calling person's own notifications: parents and students only (the others
+    /// get none).
+    OwnNotifications,
     /// A school's reports; targets: the school, a school that does not exist.
     ReadSchoolReports,
     /// A municipality's reports; targets: the municipality, one that does not exist.
@@ -102,7 +105,7 @@ enum Rule {
 /// The targets of each rule, in column order.
 fn targets(rule: Rule) -> &'static [&'static str] {
     match rule {
-        Rule::Public | Rule::OwnAccount => &["-"],
+        Rule::Public | Rule::OwnAccount | Rule::OwnNotifications => &["-"],
         Rule::ManageSchool => &["school", "missing school"],
         Rule::ManageMunicipality | Rule::ReadMunicipalityReports => {
             &["municipality", "missing municipality"]
@@ -134,6 +137,11 @@ fn expected(rule: Rule, who: Who) -> Vec<Expect> {
             Anonymous => vec![U],
             IntegratorWithScope | IntegratorWithoutScope => vec![F],
             _ => vec![A],
+        },
+        Rule::OwnNotifications => match who {
+            Anonymous => vec![U],
+            Student | Parent => vec![A],
+            _ => vec![F],
         },
         Rule::ManageSchool => match who {
             Anonymous => vec![U, U],
@@ -214,8 +222,11 @@ fn rule_of(operation: &str) -> Option<Rule> {
         "get_liveness" | "get_readiness" | "get_api_index" | "post_login" | "post_refresh"
         | "post_token" | "post_activate" => Rule::Public,
         "get_me" | "create_link_code" | "post_logout" | "list_my_lessons" | "register_device"
-        | "list_devices" | "unregister_device" => Rule::OwnAccount,
-        "get_notification_preferences" | "put_notification_preferences" => Rule::FollowStudent,
+        | "list_devices" | "unregister_device" | "put_my_language" => Rule::OwnAccount,
+        "get_notification_preferences" | "put_notification_preferences" | "list_notifications" => {
+            Rule::FollowStudent
+        }
+        "mark_notifications_read" => Rule::OwnNotifications,
         "get_student"
         | "get_grade_history"
         | "get_grade"
@@ -716,6 +727,14 @@ fn request(
         "post_token" => (format!("{v1}/auth/token"), None),
         "get_me" => (format!("{v1}/me"), None),
         "create_link_code" => (format!("{v1}/me/link-codes"), None),
+        "put_my_language" => (
+            format!("{v1}/me/language"),
+            Some(json!({"language": "ru"})),
+        ),
+        "mark_notifications_read" => (
+            format!("{v1}/notifications/read"),
+            Some(json!({"up_to": 1})),
+        ),
         "post_logout" => (format!("{v1}/auth/logout"), None),
         "register_device" => (
             format!("{v1}/devices"),
@@ -724,13 +743,16 @@ fn request(
         "list_devices" => (format!("{v1}/devices"), None),
         // The caller's own device id is put in by the loop, which registers one first.
         "unregister_device" => (format!("{v1}/devices/{MISSING}"), None),
-        "get_notification_preferences" | "put_notification_preferences" => {
+        "get_notification_preferences" | "put_notification_preferences" | "list_notifications" => {
             let id = [
                 world.family_student.get(),
                 world.outside_student.get(),
                 world.other_student.get(),
                 MISSING,
             ][target];
+            if operation == "list_notifications" {
+                return (format!("{v1}/notifications?student_id={id}"), None);
+            }
             (
                 format!("{v1}/students/{id}/notification-preferences"),
                 (operation == "put_notification_preferences").then(|| {

@@ -170,7 +170,7 @@ async fn foreign_keys_are_indexed(backend: Backend) {
 /// of the two owners), and the link codes a person issues for their own account (they are the
 /// account's, whatever schools it belongs to, and exist to reach a school it is not in yet).
 /// Everything else is sharded by school and must carry `school_id`.
-const NOT_SCHOOL_OWNED: [&str; 12] = [
+const NOT_SCHOOL_OWNED: [&str; 13] = [
     "__diesel_schema_migrations",
     "municipalities",
     "schools",
@@ -184,6 +184,8 @@ const NOT_SCHOOL_OWNED: [&str; 12] = [
     "account_link_codes",
     // A person's phone: one device gets the pushes of children in several schools.
     "devices",
+    // How far a person has read their notifications, whatever schools their children are in.
+    "notification_reads",
 ];
 
 async fn school_owned_tables_carry_school_id(backend: Backend) {

@@ -2,7 +2,10 @@
 //! reaches each preferred family device exactly once with its text and data; a rolled-back
 //! request sends nothing; FCM down for a while loses and duplicates nothing; a restart between
 //! commit and send still delivers; an unlinked parent gets nothing more; quiet hours hold or
-//! count; a dead token is deactivated; two dispatchers never send a row twice.
+//! count; a dead token is deactivated; two dispatchers never send a row twice. Homework and
+//! term grades are announced once (a retry announces nothing), individual homework only to
+//! the student's own family, in each recipient's language; a parent reads what quiet hours
+//! only counted, and nobody else's.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
@@ -13,6 +16,7 @@ use actix_web::http::Method;
 use chrono::{Duration, NaiveDateTime, Timelike, Utc};
 use diesel::prelude::*;
 use persistence::schema::{notification_log, notifications};
+use persistence::{DbConnection, PersistenceError};
 use serde_json::{Value, json};
 
 use crate::journal::{Day, day, num, send};
@@ -31,6 +35,12 @@ on_both_backends!(
     changes_and_absences_are_announced,
     devices_and_preferences_through_the_api,
     a_separate_dispatch_process_sends_what_the_server_commits,
+    homework_reaches_each_family_device_once_and_a_retry_adds_nothing,
+    homework_written_in_a_rolled_back_transaction_sends_nothing,
+    individual_homework_is_told_only_to_the_students_own_family,
+    a_term_grade_is_announced_once_and_again_when_changed,
+    an_english_reader_gets_english_text,
+    counted_notifications_are_listed_for_the_caller_and_nobody_else,
 );
 
 /// The demo with a fresh 5А lesson of demo-teacher, the family's tokens and the fake FCM.
@@ -194,6 +204,146 @@ impl Family {
             "device {device} still has rows to send: {:?}",
             self.rows(device)
         );
+    }
+}
+
+impl Family {
+    /// The lesson of the day.
+    fn lesson_path(&self) -> String {
+        format!("/api/v1/lessons/{}", self.day.lesson_id())
+    }
+
+    /// The teacher sends `body`; 200 expected.
+    async fn teacher_sends(&self, method: Method, path: &str, body: &Value) {
+        let _ = send(
+            &self.day.app,
+            &self.day.teacher,
+            method,
+            path,
+            None,
+            Some(body),
+        )
+        .await
+        .expect(200);
+    }
+
+    /// The teacher changes the lesson.
+    async fn patch_lesson(&self, body: &Value) {
+        self.teacher_sends(Method::PATCH, &self.lesson_path(), body)
+            .await;
+    }
+
+    /// The teacher sets the lesson's individual homework.
+    async fn individual_homework(&self, items: &Value) {
+        let path = format!("{}/individual-homework", self.lesson_path());
+        self.teacher_sends(Method::PUT, &path, &json!({ "items": items }))
+            .await;
+    }
+
+    /// The teacher sets demo-student's term grade in the lesson's subject.
+    async fn term_grade(&self, grade: i64) {
+        let body = json!({
+            "subject_id": num(&self.day.lesson["subject_id"]), "term_id": self.term().0,
+            "grades": [{"student_id": self.student, "grade": grade}],
+        });
+        let class = num(&self.day.lesson["class_id"]);
+        self.teacher_sends(
+            Method::PUT,
+            &format!("/api/v1/classes/{class}/final-grades"),
+            &body,
+        )
+        .await;
+    }
+
+    /// The administration unlinks demo-parent from demo-student.
+    async fn unlink_parent(&self) {
+        let path = format!(
+            "/api/v1/schools/{}/students/{}/guardians/{}",
+            self.school, self.student, self.parent_id
+        );
+        let _ = self
+            .day
+            .app
+            .send_as(&self.admin, Method::DELETE, &path, None)
+            .await
+            .expect(204);
+    }
+
+    /// Every outbox row: (device, user, student, kind, payload).
+    fn outbox(&self) -> Vec<(i64, i64, i64, String, Value)> {
+        let mut conn = self.day.app.pool().get().unwrap_or_else(|e| panic!("{e}"));
+        notifications::table
+            .order(notifications::id.asc())
+            .select((
+                notifications::device_id,
+                notifications::user_id,
+                notifications::student_id,
+                notifications::kind,
+                notifications::payload,
+            ))
+            .load::<(i64, i64, i64, String, String)>(&mut conn)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|(d, u, s, k, p)| (d, u, s, k, serde_json::from_str(&p).unwrap_or_default()))
+            .collect()
+    }
+
+    /// A second family: a new parent account (password `demo-password`) linked to a classmate
+    /// of demo-student, with a phone. Returns (token, the classmate, the phone).
+    async fn other_family(&self) -> (String, i64, i64) {
+        let classmate = self
+            .day
+            .students
+            .iter()
+            .copied()
+            .find(|s| *s != self.student)
+            .unwrap_or_else(|| panic!("5А has one student"));
+        {
+            let mut conn = self.day.app.pool().get().unwrap_or_else(|e| panic!("{e}"));
+            let hash = api::password::hash("demo-password").unwrap_or_else(|e| panic!("{e}"));
+            let parent = persistence::people::insert_user(
+                &mut conn,
+                persistence::people::NewUser {
+                    login: "other-parent",
+                    display_name: "Другой Родитель",
+                    password_hash: Some(&hash),
+                    now: Utc::now().naive_utc(),
+                },
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            persistence::people::link_guardian(
+                &mut conn,
+                domain::SchoolId(self.school),
+                parent,
+                domain::StudentId(classmate),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let (token, _) = self.day.app.tokens("other-parent").await;
+        let phone = self
+            .device(&token, "other-parent-phone", "android", "my_diary")
+            .await;
+        (token, classmate, phone)
+    }
+
+    /// The term holding the lesson's day: (id, name).
+    fn term(&self) -> (i64, String) {
+        let mut conn = self.day.app.pool().get().unwrap_or_else(|e| panic!("{e}"));
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap_or_default();
+        persistence::schools::term_on(&mut conn, domain::SchoolId(self.school), day)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .map(|t| (t.id, t.name))
+            .unwrap_or_else(|| panic!("no term on the lesson's day"))
+    }
+
+    /// The caller's notifications (`query` as `?student_id=…`).
+    async fn notifications(&self, token: &str, query: &str) -> Value {
+        self.day
+            .app
+            .get_as(token, &format!("/api/v1/notifications{query}"))
+            .await
+            .expect(200)
+            .json()
     }
 }
 
@@ -437,25 +587,7 @@ async fn an_unlinked_parent_gets_nothing_more(backend: Backend) {
     // Queued while the parent was linked...
     f.grade("queued-before", 5).await;
     assert_eq!(f.statuses(phone), ["queued"]);
-    let unlink = f
-        .day
-        .app
-        .send_as(
-            &f.admin,
-            Method::DELETE,
-            &format!(
-                "/api/v1/schools/{}/students/{}/guardians/{}",
-                f.school, f.student, f.parent_id
-            ),
-            None,
-        )
-        .await;
-    assert_eq!(
-        unlink.status,
-        204,
-        "{}",
-        String::from_utf8_lossy(&unlink.body)
-    );
+    f.unlink_parent().await;
     // ...and given after: neither reaches the phone.
     f.grade("given-after", 4).await;
     assert_eq!(f.rows(phone).len(), 1, "no row for an unlinked parent");
@@ -896,4 +1028,387 @@ fn an_unusable_push_key_stops_the_server_with_one_line_naming_it() {
     let err = String::from_utf8_lossy(&output.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("push.service_account_key_file"), "{err}");
+}
+
+/// The text of a message.
+fn text_of(m: &Value) -> (String, String) {
+    let field = |name: &str| {
+        m["notification"][name]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    (field("title"), field("body"))
+}
+
+async fn homework_reaches_each_family_device_once_and_a_retry_adds_nothing(backend: Backend) {
+    let f = family(backend).await;
+    f.parent_phone("parent-android").await;
+    f.device(&f.parent, "parent-iphone", "ios", "my_diary")
+        .await;
+    f.student_phone().await;
+    let dispatcher = f.day.app.dispatcher(&f.fake, &[]);
+    // A long text in Cyrillic (two bytes a letter): the push shows its first 100
+    // characters, cut between letters.
+    let homework = format!("Упр. 125, стр. 60. {}", "Выучить правило.".repeat(10));
+    f.patch_lesson(&json!({ "homework": homework })).await;
+    assert_eq!(dispatcher.dispatch_due().await.ok(), Some(3));
+    let messages = f.fake.messages();
+    assert_eq!(
+        tokens_of(&messages),
+        BTreeSet::from([
+            "parent-android".to_owned(),
+            "parent-iphone".to_owned(),
+            "student-phone".to_owned()
+        ])
+    );
+    let excerpt: String = homework.chars().take(99).collect::<String>() + "…";
+    for m in &messages {
+        assert_eq!(
+            text_of(m),
+            (
+                "Домашнее задание: Русский язык".to_owned(),
+                format!("{}, урок 23.11: {excerpt}", f.first_name)
+            )
+        );
+        assert_eq!(m["data"]["type"], "homework.assigned");
+        assert_eq!(m["data"]["screen"], "diary");
+        assert_eq!(m["data"]["homework"], "class");
+        assert_eq!(m["data"]["lesson_id"], f.day.lesson_id().to_string());
+        assert_eq!(m["data"]["lesson_date"], "2026-11-23");
+        assert_eq!(m["data"]["student_id"], f.student.to_string());
+        assert_eq!(
+            m["data"]["subject_id"],
+            num(&f.day.lesson["subject_id"]).to_string()
+        );
+    }
+    // The same homework again (a retry), alone or with another field: nothing more.
+    f.patch_lesson(&json!({ "homework": homework })).await;
+    f.patch_lesson(&json!({ "homework": homework, "topic": "Повторение" }))
+        .await;
+    assert_eq!(dispatcher.dispatch_due().await.ok(), Some(0));
+    assert_eq!(f.outbox().len(), 3);
+    // Changed, it is announced again; cleared, it is not.
+    f.patch_lesson(&json!({"homework": "Упр. 126"})).await;
+    f.patch_lesson(&json!({ "homework": null })).await;
+    assert_eq!(dispatcher.dispatch_due().await.ok(), Some(3));
+    let messages = f.fake.messages();
+    assert_eq!(messages.len(), 6);
+    assert_eq!(
+        text_of(&messages[5]).1,
+        format!("{}, урок 23.11: Упр. 126", f.first_name)
+    );
+    // Set back to the first text: that homework was announced already.
+    f.patch_lesson(&json!({ "homework": homework })).await;
+    assert_eq!(dispatcher.dispatch_due().await.ok(), Some(0));
+    let students: BTreeSet<i64> = f.outbox().iter().map(|r| r.2).collect();
+    assert_eq!(students, BTreeSet::from([f.student]));
+}
+
+async fn homework_written_in_a_rolled_back_transaction_sends_nothing(backend: Backend) {
+    let f = family(backend).await;
+    let phone = f.parent_phone("parent-android").await;
+    // A refused request writes nothing, homework or push.
+    let reply = send(
+        &f.day.app,
+        &f.day.teacher,
+        Method::PATCH,
+        &f.lesson_path(),
+        None,
+        Some(&json!({"homework": "Упр. 1", "room": "x".repeat(51)})),
+    )
+    .await;
+    let problem = reply.assert_problem(422, "validation_failed");
+    assert_eq!(problem["errors"][0]["field"], "room");
+    assert!(f.rows(phone).is_empty());
+    // A transaction that writes the homework and then fails takes its outbox rows with it.
+    {
+        let mut pooled = f.day.app.pool().get().unwrap_or_else(|e| panic!("{e}"));
+        let conn: &mut DbConnection = &mut pooled;
+        let lesson = persistence::journal::find_lesson(conn, f.day.lesson_id())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let teacher = domain::UserId(num(&f.day.lesson["teacher_id"]));
+        let failed = conn.transaction::<(), PersistenceError, _>(|conn| {
+            persistence::lessons::update_lesson(
+                conn,
+                &lesson,
+                &persistence::lessons::LessonPatch {
+                    homework: Some(Some("Упр. 2".to_owned())),
+                    ..Default::default()
+                },
+                None,
+                persistence::journal::Actor::Person(teacher),
+                Utc::now().naive_utc(),
+            )?;
+            let written: i64 = notifications::table.count().get_result(conn)?;
+            assert_eq!(written, 1, "written in the transaction");
+            Err(PersistenceError::Conflict("a later step failed".to_owned()))
+        });
+        assert!(failed.is_err());
+    }
+    assert!(f.rows(phone).is_empty());
+    let dispatcher = f.day.app.dispatcher(&f.fake, &[]);
+    assert_eq!(dispatcher.dispatch_due().await.ok(), Some(0));
+    // Committed, the same homework is announced.
+    f.patch_lesson(&json!({"homework": "Упр. 2"})).await;
+    assert_eq!(f.statuses(phone), ["queued"]);
+    assert_eq!(dispatcher.dispatch_due().await.ok(), Some(1));
+}
+
+async fn individual_homework_is_told_only_to_the_students_own_family(backend: Backend) {
+    let f = family(backend).await;
+    let phone = f.parent_phone("parent-android").await;
+    let (_, classmate, other_phone) = f.other_family().await;
+    let dispatcher = f.day.app.dispatcher(&f.fake, &[]);
+    f.individual_homework(&json!([{"student_id": classmate, "homework": "Доклад о Пушкине"}]))
+        .await;
+    assert_eq!(dispatcher.dispatch_due().await.ok(), Some(1));
+    let messages = f.fake.messages();
+    assert_eq!(
+        tokens_of(&messages),
+        BTreeSet::from(["other-parent-phone".to_owned()])
+    );
+    assert_eq!(
+        text_of(&messages[0]).0,
+        "Личное домашнее задание: Русский язык"
+    );
+    assert!(text_of(&messages[0]).1.ends_with(": Доклад о Пушкине"));
+    assert_eq!(messages[0]["data"]["homework"], "own");
+    assert_eq!(messages[0]["data"]["student_id"], classmate.to_string());
+    assert!(f.rows(phone).is_empty());
+
+    // demo-student gets their own too; the classmate's is unchanged: only demo-parent hears.
+    f.individual_homework(&json!([
+        {"student_id": classmate, "homework": "Доклад о Пушкине"},
+        {"student_id": f.student, "homework": "Стихотворение наизусть"},
+    ]))
+    .await;
+    assert_eq!(dispatcher.dispatch_due().await.ok(), Some(1));
+    let messages = f.fake.messages();
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[1]["token"], "parent-android");
+    assert_eq!(
+        text_of(&messages[1]).1,
+        format!("{}, урок 23.11: Стихотворение наизусть", f.first_name)
+    );
+    // No row tells one family anything of the other child's homework.
+    for (device, _, student, _, payload) in f.outbox() {
+        let text = payload.to_string();
+        if device == other_phone {
+            assert_eq!(student, classmate);
+            assert!(!text.contains("Стихотворение"), "{text}");
+        } else {
+            assert_eq!(student, f.student);
+            assert!(!text.contains("Пушкин"), "{text}");
+        }
+    }
+}
+
+async fn a_term_grade_is_announced_once_and_again_when_changed(backend: Backend) {
+    let f = family(backend).await;
+    f.parent_phone("parent-android").await;
+    let dispatcher = f.day.app.dispatcher(&f.fake, &[]);
+    let (term, term_name) = f.term();
+    f.term_grade(5).await;
+    assert_eq!(dispatcher.dispatch_due().await.ok(), Some(1));
+    let messages = f.fake.messages();
+    assert_eq!(
+        text_of(&messages[0]),
+        (
+            "Итоговая оценка: Русский язык".to_owned(),
+            format!("{}: 5 за {term_name}", f.first_name)
+        )
+    );
+    assert_eq!(messages[0]["data"]["type"], "term_grade.set");
+    assert_eq!(messages[0]["data"]["term_id"], term.to_string());
+    assert_eq!(messages[0]["data"]["grade"], "5");
+    assert_eq!(messages[0]["data"]["screen"], "grades");
+    // Set again unchanged: no push.
+    f.term_grade(5).await;
+    assert_eq!(dispatcher.dispatch_due().await.ok(), Some(0));
+    assert_eq!(f.outbox().len(), 1);
+    // Changed: announced with the old value.
+    f.term_grade(4).await;
+    assert_eq!(dispatcher.dispatch_due().await.ok(), Some(1));
+    assert_eq!(
+        text_of(&f.fake.messages()[1]).1,
+        format!("{}: 5 → 4 за {term_name}", f.first_name)
+    );
+}
+
+async fn an_english_reader_gets_english_text(backend: Backend) {
+    let f = family(backend).await;
+    let app = &f.day.app;
+    f.parent_phone("parent-android").await;
+    f.student_phone().await;
+    // Bad input names the field; nothing changes.
+    for (body, field) in [
+        (json!({"language": "fr"}), "language"),
+        (json!({}), "language"),
+        (json!({"language": "en", "theme": "dark"}), "theme"),
+    ] {
+        let problem = app
+            .send_as(&f.parent, Method::PUT, "/api/v1/me/language", Some(&body))
+            .await
+            .assert_problem(422, "validation_failed");
+        assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+    }
+    assert_eq!(
+        app.get_as(&f.parent, "/api/v1/me").await.json()["language"],
+        "ru"
+    );
+    let set = app
+        .send_as(
+            &f.parent,
+            Method::PUT,
+            "/api/v1/me/language",
+            Some(&json!({"language": "en"})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(set.json(), json!({"language": "en"}));
+    assert_eq!(
+        app.get_as(&f.parent, "/api/v1/me").await.json()["language"],
+        "en"
+    );
+    assert_eq!(
+        app.get_as(&f.student_token, "/api/v1/me").await.json()["language"],
+        "ru"
+    );
+
+    let dispatcher = app.dispatcher(&f.fake, &[]);
+    f.grade("in-english", 5).await;
+    f.patch_lesson(&json!({"homework": "Упр. 5"})).await;
+    assert_eq!(dispatcher.dispatch_due().await.ok(), Some(4));
+    let of = |token: &str| -> Vec<(String, String)> {
+        f.fake
+            .messages()
+            .iter()
+            .filter(|m| m["token"] == token)
+            .map(text_of)
+            .collect()
+    };
+    let english = of("parent-android");
+    assert_eq!(english[0].0, "New grade: Русский язык");
+    assert!(english[0].1.ends_with(", 23 Nov"), "{english:?}");
+    assert_eq!(
+        english[1],
+        (
+            "Homework: Русский язык".to_owned(),
+            format!("{}, lesson of 23 Nov: Упр. 5", f.first_name)
+        )
+    );
+    let russian = of("student-phone");
+    assert_eq!(russian[0].0, "Новая оценка: Русский язык");
+    assert_eq!(russian[1].0, "Домашнее задание: Русский язык");
+}
+
+async fn counted_notifications_are_listed_for_the_caller_and_nobody_else(backend: Backend) {
+    let f = family(backend).await;
+    let app = &f.day.app;
+    f.parent_phone("parent-android").await;
+    f.device(&f.parent, "parent-iphone", "ios", "my_diary")
+        .await;
+    let (other, classmate, _) = f.other_family().await;
+    f.preferences(&f.parent, &quiet_now("count")).await;
+    f.grade("at-night", 5).await;
+    f.patch_lesson(&json!({"homework": "Упр. 7"})).await;
+
+    // One item per event (two devices each), newest first, only counted.
+    let listed = f.notifications(&f.parent, "").await;
+    let items = listed["items"].as_array().cloned().unwrap_or_default();
+    let kinds: Vec<&str> = items.iter().filter_map(|i| i["kind"].as_str()).collect();
+    assert_eq!(kinds, ["homework.assigned", "grade.created"], "{listed}");
+    for item in &items {
+        assert_eq!(item["status"], "counted");
+        assert_eq!(item["read"], false);
+        assert_eq!(item["student_id"], f.student);
+        assert!(item["created_at"].is_string());
+    }
+    assert_eq!(items[0]["title"], "Домашнее задание: Русский язык");
+    assert_eq!(items[0]["data"]["screen"], "diary");
+    assert_eq!(items[1]["data"]["screen"], "grades");
+    assert_eq!(listed["counted"], 2);
+    assert_eq!(listed["read_up_to"], 0);
+    assert!(listed["next_cursor"].is_null());
+    // Nothing counted was sent.
+    let dispatcher = app.dispatcher(&f.fake, &[]);
+    dispatcher.dispatch_due().await.ok();
+    assert!(
+        f.fake
+            .messages()
+            .iter()
+            .all(|m| m["token"] == "other-parent-phone")
+    );
+    // By student, and a page at a time.
+    let one = f
+        .notifications(&f.parent, &format!("?student_id={}&limit=1", f.student))
+        .await;
+    assert_eq!(one["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(one["items"][0]["id"], items[0]["id"]);
+    let cursor = one["next_cursor"].as_str().unwrap_or_default().to_owned();
+    let two = f
+        .notifications(&f.parent, &format!("?limit=1&cursor={cursor}"))
+        .await;
+    assert_eq!(two["items"][0]["id"], items[1]["id"]);
+    assert!(two["next_cursor"].is_null(), "{two}");
+    app.get_as(&f.parent, "/api/v1/notifications?limit=0")
+        .await
+        .assert_problem(422, "validation_failed");
+
+    // The other parent sees only their own child's (the class homework, sent), and nothing
+    // about demo-student.
+    let theirs = f.notifications(&other, "").await;
+    assert_eq!(
+        theirs["items"].as_array().map(Vec::len),
+        Some(1),
+        "{theirs}"
+    );
+    assert_eq!(theirs["items"][0]["student_id"], classmate);
+    assert_eq!(theirs["items"][0]["status"], "delivered");
+    assert_eq!(theirs["counted"], 0);
+    app.get_as(
+        &other,
+        &format!("/api/v1/notifications?student_id={}", f.student),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    app.get_as(&f.day.teacher, "/api/v1/notifications")
+        .await
+        .assert_problem(403, "forbidden");
+
+    // Read: nothing counted since.
+    let newest = num(&items[0]["id"]);
+    let _ = app
+        .post_as(
+            &f.parent,
+            "/api/v1/notifications/read",
+            &json!({ "up_to": newest }),
+        )
+        .await
+        .expect(204);
+    let after = f.notifications(&f.parent, "").await;
+    assert_eq!(after["counted"], 0);
+    assert_eq!(after["read_up_to"], newest);
+    assert_eq!(after["items"][1]["read"], true);
+    let problem = app
+        .post_as(
+            &f.parent,
+            "/api/v1/notifications/read",
+            &json!({"up_to": 0}),
+        )
+        .await
+        .assert_problem(422, "validation_failed");
+    assert_eq!(problem["errors"][0]["field"], "up_to");
+
+    // Unlinked, the parent sees nothing more about the child.
+    f.unlink_parent().await;
+    let gone = f.notifications(&f.parent, "").await;
+    assert_eq!(gone["items"], json!([]));
+    app.get_as(
+        &f.parent,
+        &format!("/api/v1/notifications?student_id={}", f.student),
+    )
+    .await
+    .assert_problem(404, "not_found");
 }

@@ -386,6 +386,8 @@ pub enum Operation {
     ChangeLocked,
     /// [`follow_student`].
     FollowStudent,
+    /// [`read_notifications`].
+    ReadNotifications,
 }
 
 impl Operation {
@@ -410,7 +412,9 @@ impl Operation {
             Self::ManageMunicipality | Self::ReadMunicipalityReports => {
                 matches!(grant, Grant::MunicipalityAdmin(_))
             }
-            Self::FollowStudent => matches!(grant, Grant::Parent { .. } | Grant::Student(_)),
+            Self::FollowStudent | Self::ReadNotifications => {
+                matches!(grant, Grant::Parent { .. } | Grant::Student(_))
+            }
             Self::ReadSchoolReports => {
                 matches!(grant, Grant::SchoolAdmin(_) | Grant::MunicipalityAdmin(_))
             }
@@ -442,7 +446,8 @@ impl Operation {
             | Self::ManageMunicipality
             | Self::LockTerm
             | Self::ChangeLocked
-            | Self::FollowStudent => false,
+            | Self::FollowStudent
+            | Self::ReadNotifications => false,
         }
     }
 }
@@ -638,6 +643,16 @@ pub fn read_student(principal: &Principal, student: &StudentRef, record: Record)
     )
 }
 
+/// Whether `grant` makes its holder one of the student's family: the student themself or one
+/// of their (still linked) parents.
+fn in_family(grant: &Grant, student: &StudentRef) -> bool {
+    match grant {
+        Grant::Student(id) => *id == student.id,
+        Grant::Parent { children } => children.contains(&student.id),
+        _ => false,
+    }
+}
+
 /// Following a student on one's phone: choosing which of their events to be notified of.
 ///
 /// Allowed to: the student themself and their parents, the family that gets the pushes.
@@ -645,14 +660,45 @@ pub fn read_student(principal: &Principal, student: &StudentRef, record: Record)
 /// administration and integrators get [`Decision::Forbidden`] (they get no pushes about
 /// students).
 pub fn follow_student(principal: &Principal, student: &StudentRef) -> Decision {
-    let family = |grant: &Grant| match grant {
-        Grant::Student(id) => *id == student.id,
-        Grant::Parent { children } => children.contains(&student.id),
-        _ => false,
-    };
+    let family = |grant: &Grant| in_family(grant, student);
     decide(
         principal,
         Operation::FollowStudent,
+        &student.school,
+        family,
+        family,
+    )
+}
+
+/// The students whose family the caller is: themself as a student, their linked children as
+/// a parent. Their notifications about anyone else are not shown.
+#[must_use]
+pub fn family_of(principal: &Principal) -> BTreeSet<StudentId> {
+    let Principal::Person { grants, .. } = principal else {
+        return BTreeSet::new();
+    };
+    grants
+        .iter()
+        .flat_map(|grant| match grant {
+            Grant::Student(id) => vec![*id],
+            Grant::Parent { children } => children.clone(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+/// Reading one's own notifications about a student in the family app (what was sent, held
+/// or only counted).
+///
+/// Allowed to: the student themself and their parents while they are linked; a parent who
+/// has been unlinked gets [`Decision::NotFound`] like any other family, and their earlier
+/// notifications about the child are no longer shown. Every other role gets
+/// [`Decision::Forbidden`] (they get no pushes about students).
+pub fn read_notifications(principal: &Principal, student: &StudentRef) -> Decision {
+    let family = |grant: &Grant| in_family(grant, student);
+    decide(
+        principal,
+        Operation::ReadNotifications,
         &student.school,
         family,
         family,
@@ -1430,8 +1476,9 @@ mod tests {
         );
     }
 
-    /// Following a student (notification preferences): the family only; other families and
-    /// students see nothing (404), every other role is refused (403), whatever the student.
+    /// Following a student (notification preferences) and reading one's notifications about
+    /// them: the family only; other families and students see nothing (404), every other
+    /// role is refused (403), whatever the student.
     #[test]
     fn follow_student_table() {
         let all = principals();
@@ -1449,25 +1496,42 @@ mod tests {
             ("muni_1",                          [F, F, F, F, F]),
             ("int_s1_all",                      [F, F, F, F, F]),
         ];
-        for (who, row) in matrix {
-            for ((name, student), expected) in pupils.iter().zip(row) {
+        let rules: [(Operation, fn(&Principal, &StudentRef) -> Decision); 2] = [
+            (Operation::FollowStudent, follow_student),
+            (Operation::ReadNotifications, read_notifications),
+        ];
+        for (op, rule) in rules {
+            for (who, row) in matrix {
+                for ((name, student), expected) in pupils.iter().zip(row) {
+                    assert_eq!(
+                        rule(find(&all, who), student),
+                        expected,
+                        "{op:?}: {who} on {name}"
+                    );
+                }
+                let missing = if may_use(find(&all, who), op) { N } else { F };
                 assert_eq!(
-                    follow_student(find(&all, who), student),
-                    expected,
-                    "{who} following {name}"
+                    when_missing(find(&all, who), op),
+                    missing,
+                    "{op:?}: {who} on a missing student"
                 );
             }
-            let missing = if may_use(find(&all, who), Operation::FollowStudent) {
-                N
-            } else {
-                F
-            };
-            assert_eq!(
-                when_missing(find(&all, who), Operation::FollowStudent),
-                missing,
-                "{who} following a missing student"
-            );
         }
+    }
+
+    /// Whose notifications a caller reads: their own children, or themself as a student.
+    #[test]
+    fn family_of_is_the_callers_children_or_themself() {
+        let all = principals();
+        let family = |who: &str| family_of(find(&all, who));
+        assert_eq!(family("parent_vera_gleb"), BTreeSet::from([VERA, GLEB]));
+        assert_eq!(family("pupil_ann"), BTreeSet::from([ANN]));
+        assert_eq!(
+            family("teacher_7b_math_and_parent_dina"),
+            BTreeSet::from([DINA])
+        );
+        assert!(family("admin_s1").is_empty());
+        assert!(family("int_s1_all").is_empty());
     }
 
     /// The resource-free answer: 404 for an id that does not exist when the role may use the
@@ -1901,6 +1965,7 @@ mod tests {
         Lock(SchoolRef),
         ChangeLocked(LessonRef),
         Follow(StudentRef),
+        Notifications(StudentRef),
     }
 
     impl Call {
@@ -1915,6 +1980,7 @@ mod tests {
                 Self::Lock(s) => lock_term(p, s),
                 Self::ChangeLocked(l) => change_locked(p, l),
                 Self::Follow(s) => follow_student(p, s),
+                Self::Notifications(s) => read_notifications(p, s),
             }
         }
 
@@ -1929,12 +1995,13 @@ mod tests {
                 Self::Lock(_) => Operation::LockTerm,
                 Self::ChangeLocked(_) => Operation::ChangeLocked,
                 Self::Follow(_) => Operation::FollowStudent,
+                Self::Notifications(_) => Operation::ReadNotifications,
             }
         }
 
         fn school(&self) -> SchoolRef {
             match self {
-                Self::Student(s, _) | Self::Follow(s) => s.school,
+                Self::Student(s, _) | Self::Follow(s) | Self::Notifications(s) => s.school,
                 Self::Class(c, _) => c.school,
                 Self::Write(l, _) | Self::ChangeLocked(l) => l.class.school,
                 Self::Manage(s) | Self::Reports(s) | Self::Ranking(s) | Self::Lock(s) => *s,
@@ -1955,6 +2022,7 @@ mod tests {
             arb_school().prop_map(Call::Lock),
             arb_lesson().prop_map(Call::ChangeLocked),
             arb_student().prop_map(Call::Follow),
+            arb_student().prop_map(Call::Notifications),
         ]
     }
 

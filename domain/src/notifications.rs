@@ -1,5 +1,5 @@
 //! Push notifications: which events a family hears about, quiet hours, and the text of each
-//! push (Russian, the language of the apps).
+//! push in the recipient's language (Russian, the language of the apps, or English).
 //!
 //! The persistence layer writes one outbox row per (event, recipient device) in the same
 //! transaction as the change; [`plan`] decides for each recipient whether the push goes out
@@ -30,6 +30,10 @@ pub enum EventKind {
     GradeChanged,
     GradeDeleted,
     AttendanceMarked,
+    /// A lesson's homework set or changed (the class's, or a student's own).
+    HomeworkAssigned,
+    /// A term or year grade set or changed.
+    TermGradeSet,
 }
 
 impl EventKind {
@@ -41,6 +45,8 @@ impl EventKind {
             Self::GradeChanged => "grade.changed",
             Self::GradeDeleted => "grade.deleted",
             Self::AttendanceMarked => "attendance.marked",
+            Self::HomeworkAssigned => "homework.assigned",
+            Self::TermGradeSet => "term_grade.set",
         }
     }
 
@@ -51,6 +57,8 @@ impl EventKind {
             Self::GradeCreated => Category::NewGrade,
             Self::GradeChanged | Self::GradeDeleted => Category::ChangedGrade,
             Self::AttendanceMarked => Category::Attendance,
+            Self::HomeworkAssigned => Category::Homework,
+            Self::TermGradeSet => Category::TermGrade,
         }
     }
 }
@@ -265,6 +273,122 @@ pub fn plan(preferences: &Preferences, category: Category, at: NaiveDateTime) ->
     }
 }
 
+/// The language a person reads their pushes in: Russian, the apps' language, by default;
+/// English as the second.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Language {
+    #[default]
+    Ru,
+    En,
+}
+
+impl Language {
+    /// Every language, the default first.
+    pub const ALL: [Self; 2] = [Self::Ru, Self::En];
+
+    /// The stored and transmitted code: `ru`, `en`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Ru => "ru",
+            Self::En => "en",
+        }
+    }
+
+    /// Parses `ru` or `en`.
+    #[must_use]
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.as_str() == raw)
+    }
+
+    const fn phrases(self) -> &'static Phrases {
+        match self {
+            Self::Ru => &RU,
+            Self::En => &EN,
+        }
+    }
+}
+
+/// The words of the pushes in one language; every text below is written once, from these.
+struct Phrases {
+    new_grade: &'static str,
+    changed_grade: &'static str,
+    deleted_grade: &'static str,
+    attendance: &'static str,
+    homework: &'static str,
+    individual_homework: &'static str,
+    final_grade: &'static str,
+    pass: &'static str,
+    fail: &'static str,
+    absent: &'static str,
+    absent_valid: &'static str,
+    sick: &'static str,
+    late: &'static str,
+    other_mark: &'static str,
+    /// `{n}` is the lesson's number in the day.
+    lesson_number: &'static str,
+    /// `{date}` is the lesson's date.
+    lesson_of: &'static str,
+    /// `{term}` is the term as the language names it.
+    for_term: &'static str,
+    for_year: &'static str,
+    date_format: &'static str,
+}
+
+const RU: Phrases = Phrases {
+    new_grade: "Новая оценка",
+    changed_grade: "Оценка изменена",
+    deleted_grade: "Оценка удалена",
+    attendance: "Посещаемость",
+    homework: "Домашнее задание",
+    individual_homework: "Личное домашнее задание",
+    final_grade: "Итоговая оценка",
+    pass: "зачёт",
+    fail: "незачёт",
+    absent: "отсутствие (Н)",
+    absent_valid: "отсутствие по уважительной причине (УП)",
+    sick: "болезнь (Б)",
+    late: "опоздание (ОП)",
+    other_mark: "отметка посещаемости",
+    lesson_number: "{n}-й урок",
+    lesson_of: "урок {date}",
+    for_term: "за {term}",
+    for_year: "за год",
+    date_format: "%d.%m",
+};
+
+const EN: Phrases = Phrases {
+    new_grade: "New grade",
+    changed_grade: "Grade changed",
+    deleted_grade: "Grade removed",
+    attendance: "Attendance",
+    homework: "Homework",
+    individual_homework: "Personal homework",
+    final_grade: "Final grade",
+    pass: "pass",
+    fail: "fail",
+    absent: "absent",
+    absent_valid: "absent with a valid reason",
+    sick: "sick",
+    late: "late",
+    other_mark: "attendance mark",
+    lesson_number: "lesson {n}",
+    lesson_of: "lesson of {date}",
+    for_term: "for {term}",
+    for_year: "for the year",
+    date_format: "%-d %b",
+};
+
+impl Phrases {
+    fn date(&self, date: NaiveDate) -> String {
+        date.format(self.date_format).to_string()
+    }
+
+    fn title(&self, what: &str, subject: &str) -> String {
+        format!("{what}: {subject}")
+    }
+}
+
 /// The visible part of a push.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushText {
@@ -272,25 +396,53 @@ pub struct PushText {
     pub body: String,
 }
 
-/// A grade value as a parent reads it: `5`, `зачёт`, `незачёт`.
+/// A push's text in every [`Language`], so each recipient gets it in their own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Localized {
+    ru: PushText,
+    en: PushText,
+}
+
+impl Localized {
+    /// Writes the text in every language.
+    #[must_use]
+    pub fn new(write: impl Fn(Language) -> PushText) -> Self {
+        Self {
+            ru: write(Language::Ru),
+            en: write(Language::En),
+        }
+    }
+
+    #[must_use]
+    pub const fn get(&self, language: Language) -> &PushText {
+        match language {
+            Language::Ru => &self.ru,
+            Language::En => &self.en,
+        }
+    }
+}
+
+/// A grade value as a parent reads it: `5`, `зачёт`, `незачёт` (`pass`, `fail`).
 #[must_use]
-pub fn grade_shown(stored: &str) -> String {
+pub fn grade_shown(language: Language, stored: &str) -> String {
+    let words = language.phrases();
     match stored {
-        "pass" => "зачёт".to_owned(),
-        "fail" => "незачёт".to_owned(),
+        "pass" => words.pass.to_owned(),
+        "fail" => words.fail.to_owned(),
         other => other.to_owned(),
     }
 }
 
 /// An attendance mark as a parent reads it.
 #[must_use]
-pub fn mark_shown(mark: &str) -> &'static str {
+pub fn mark_shown(language: Language, mark: &str) -> &'static str {
+    let words = language.phrases();
     match mark {
-        "absent" => "отсутствие (Н)",
-        "absent_valid" => "отсутствие по уважительной причине (УП)",
-        "sick" => "болезнь (Б)",
-        "late" => "опоздание (ОП)",
-        _ => "отметка посещаемости",
+        "absent" => words.absent,
+        "absent_valid" => words.absent_valid,
+        "sick" => words.sick,
+        "late" => words.late,
+        _ => words.other_mark,
     }
 }
 
@@ -303,68 +455,215 @@ pub struct GradeFacts<'a> {
     pub lesson_date: NaiveDate,
 }
 
+impl GradeFacts<'_> {
+    /// `{title}: {subject}` over `{first name}: {shown} ({work type}), {date}`.
+    fn text(&self, language: Language, title: &str, shown: &str) -> PushText {
+        let words = language.phrases();
+        PushText {
+            title: words.title(title, self.subject),
+            body: format!(
+                "{}: {shown} ({}), {}",
+                self.first_name,
+                self.work_type,
+                words.date(self.lesson_date)
+            ),
+        }
+    }
+}
+
 /// A new grade.
 #[must_use]
-pub fn grade_created_text(facts: &GradeFacts<'_>, value: &str) -> PushText {
-    PushText {
-        title: format!("Новая оценка: {}", facts.subject),
-        body: format!(
-            "{}: {} ({}), {}",
-            facts.first_name,
-            grade_shown(value),
-            facts.work_type,
-            facts.lesson_date.format("%d.%m")
-        ),
-    }
+pub fn grade_created_text(language: Language, facts: &GradeFacts<'_>, value: &str) -> PushText {
+    let shown = grade_shown(language, value);
+    facts.text(language, language.phrases().new_grade, &shown)
 }
 
 /// A changed grade.
 #[must_use]
-pub fn grade_changed_text(facts: &GradeFacts<'_>, old: &str, new: &str) -> PushText {
-    PushText {
-        title: format!("Оценка изменена: {}", facts.subject),
-        body: format!(
-            "{}: {} → {} ({}), {}",
-            facts.first_name,
-            grade_shown(old),
-            grade_shown(new),
-            facts.work_type,
-            facts.lesson_date.format("%d.%m")
-        ),
-    }
+pub fn grade_changed_text(
+    language: Language,
+    facts: &GradeFacts<'_>,
+    old: &str,
+    new: &str,
+) -> PushText {
+    let shown = format!(
+        "{} → {}",
+        grade_shown(language, old),
+        grade_shown(language, new)
+    );
+    facts.text(language, language.phrases().changed_grade, &shown)
 }
 
 /// A removed grade.
 #[must_use]
-pub fn grade_deleted_text(facts: &GradeFacts<'_>, old: &str) -> PushText {
-    PushText {
-        title: format!("Оценка удалена: {}", facts.subject),
-        body: format!(
-            "{}: {} ({}), {}",
-            facts.first_name,
-            grade_shown(old),
-            facts.work_type,
-            facts.lesson_date.format("%d.%m")
-        ),
-    }
+pub fn grade_deleted_text(language: Language, facts: &GradeFacts<'_>, old: &str) -> PushText {
+    let shown = grade_shown(language, old);
+    facts.text(language, language.phrases().deleted_grade, &shown)
 }
 
 /// An absence or lateness mark.
 #[must_use]
 pub fn attendance_text(
+    language: Language,
     first_name: &str,
     subject: &str,
     mark: &str,
     lesson_date: NaiveDate,
     number: i16,
 ) -> PushText {
+    let words = language.phrases();
     PushText {
-        title: format!("Посещаемость: {subject}"),
+        title: words.title(words.attendance, subject),
         body: format!(
-            "{first_name}: {}, {}, {number}-й урок",
-            mark_shown(mark),
-            lesson_date.format("%d.%m")
+            "{first_name}: {}, {}, {}",
+            mark_shown(language, mark),
+            words.date(lesson_date),
+            words.lesson_number.replace("{n}", &number.to_string())
         ),
+    }
+}
+
+/// The most characters of a homework's text a push shows.
+pub const HOMEWORK_EXCERPT_CHARS: usize = 100;
+
+/// The start of a text for a push: white space (line breaks too) collapsed to single spaces,
+/// at most `max` characters (never cut inside a character), with `…` when cut.
+#[must_use]
+pub fn excerpt(text: &str, max: usize) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= max {
+        return flat;
+    }
+    let mut cut: String = flat.chars().take(max.saturating_sub(1)).collect();
+    cut.truncate(cut.trim_end().len());
+    cut.push('…');
+    cut
+}
+
+/// The facts a homework push is written from.
+#[derive(Debug, Clone, Copy)]
+pub struct HomeworkFacts<'a> {
+    pub first_name: &'a str,
+    pub subject: &'a str,
+    pub lesson_date: NaiveDate,
+    pub homework: &'a str,
+    /// Set for this student alone, not for the class.
+    pub individual: bool,
+}
+
+/// New or changed homework: `Домашнее задание: {subject}` over
+/// `{first name}, урок {date}: {excerpt}`.
+#[must_use]
+pub fn homework_text(language: Language, facts: &HomeworkFacts<'_>) -> PushText {
+    let words = language.phrases();
+    let what = if facts.individual {
+        words.individual_homework
+    } else {
+        words.homework
+    };
+    PushText {
+        title: words.title(what, facts.subject),
+        body: format!(
+            "{}, {}: {}",
+            facts.first_name,
+            words
+                .lesson_of
+                .replace("{date}", &words.date(facts.lesson_date)),
+            excerpt(facts.homework, HOMEWORK_EXCERPT_CHARS)
+        ),
+    }
+}
+
+/// The period a final grade closes.
+#[derive(Debug, Clone, Copy)]
+pub enum FinalPeriod<'a> {
+    /// A term: its number in the year and the school's name for it (`1 полугодие`).
+    Term { ordinal: i16, name: &'a str },
+    /// The academic year.
+    Year,
+}
+
+/// The facts a term or year grade push is written from.
+#[derive(Debug, Clone, Copy)]
+pub struct FinalGradeFacts<'a> {
+    pub first_name: &'a str,
+    pub subject: &'a str,
+    pub period: FinalPeriod<'a>,
+    /// The grade before, when it changed.
+    pub old: Option<i16>,
+    pub new: i16,
+}
+
+/// A term or year grade set or changed: `Итоговая оценка: {subject}` over
+/// `{first name}: {old →} {new} за {term}`. In English a term is `term {n}`.
+#[must_use]
+pub fn final_grade_text(language: Language, facts: &FinalGradeFacts<'_>) -> PushText {
+    let words = language.phrases();
+    let period = match (facts.period, language) {
+        (FinalPeriod::Year, _) => words.for_year.to_owned(),
+        (FinalPeriod::Term { name, .. }, Language::Ru) => words.for_term.replace("{term}", name),
+        (FinalPeriod::Term { ordinal, .. }, Language::En) => {
+            words.for_term.replace("{term}", &format!("term {ordinal}"))
+        }
+    };
+    let shown = facts.old.map_or_else(
+        || facts.new.to_string(),
+        |old| format!("{old} → {}", facts.new),
+    );
+    PushText {
+        title: words.title(words.final_grade, facts.subject),
+        body: format!("{}: {shown} {period}", facts.first_name),
+    }
+}
+
+/// What became of one event for one person, over the outbox rows of their devices: the
+/// family app shows it beside the notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Delivery {
+    /// Sent to at least one of the person's devices.
+    Delivered,
+    /// Waiting to be sent (or being retried).
+    Pending,
+    /// Held until the person's quiet hours end.
+    Held,
+    /// Inside quiet hours in `count` mode: never sent, only counted in the app.
+    Counted,
+    /// Refused for good on every device.
+    Failed,
+    /// Not sent: the device went away or the person may no longer get it.
+    Cancelled,
+}
+
+impl Delivery {
+    /// The stored and transmitted name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Pending => "pending",
+            Self::Held => "held",
+            Self::Counted => "counted",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// The event's state from its outbox rows' statuses (`queued`, `held`, `counted`,
+    /// `sent`, `failed`, `cancelled`): the best any device reached, in the order above.
+    #[must_use]
+    pub fn of<'a>(statuses: impl IntoIterator<Item = &'a str>) -> Self {
+        statuses
+            .into_iter()
+            .map(|status| match status {
+                "sent" => Self::Delivered,
+                "queued" => Self::Pending,
+                "held" => Self::Held,
+                "counted" => Self::Counted,
+                "failed" => Self::Failed,
+                _ => Self::Cancelled,
+            })
+            .min()
+            .unwrap_or(Self::Cancelled)
     }
 }
 
@@ -444,20 +743,147 @@ mod tests {
         assert!(UtcOffset::from_minutes(-180).is_ok());
     }
 
+    fn day() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 23).unwrap_or_default()
+    }
+
     #[test]
     fn texts_are_russian_and_name_the_grade() {
         let facts = GradeFacts {
             first_name: "Максим",
             subject: "Русский язык",
             work_type: "Контрольная работа",
-            lesson_date: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap_or_default(),
+            lesson_date: day(),
         };
-        let text = grade_created_text(&facts, "5");
+        let text = grade_created_text(Language::Ru, &facts, "5");
         assert_eq!(text.title, "Новая оценка: Русский язык");
         assert_eq!(text.body, "Максим: 5 (Контрольная работа), 23.11");
         assert_eq!(
-            grade_changed_text(&facts, "4", "pass").body,
+            grade_changed_text(Language::Ru, &facts, "4", "pass").body,
             "Максим: 4 → зачёт (Контрольная работа), 23.11"
         );
+        assert_eq!(
+            grade_deleted_text(Language::Ru, &facts, "fail").title,
+            "Оценка удалена: Русский язык"
+        );
+        assert_eq!(
+            attendance_text(Language::Ru, "Максим", "Русский язык", "late", day(), 2).body,
+            "Максим: опоздание (ОП), 23.11, 2-й урок"
+        );
+    }
+
+    #[test]
+    fn english_texts_say_the_same() {
+        let facts = GradeFacts {
+            first_name: "Максим",
+            subject: "Русский язык",
+            work_type: "Контрольная работа",
+            lesson_date: day(),
+        };
+        let text = grade_changed_text(Language::En, &facts, "4", "pass");
+        assert_eq!(text.title, "Grade changed: Русский язык");
+        assert_eq!(text.body, "Максим: 4 → pass (Контрольная работа), 23 Nov");
+        assert_eq!(
+            attendance_text(Language::En, "Максим", "Русский язык", "sick", day(), 3).body,
+            "Максим: sick, 23 Nov, lesson 3"
+        );
+        let both = Localized::new(|l| grade_created_text(l, &facts, "5"));
+        assert_eq!(both.get(Language::Ru).title, "Новая оценка: Русский язык");
+        assert_eq!(both.get(Language::En).title, "New grade: Русский язык");
+    }
+
+    #[test]
+    fn an_event_is_as_delivered_as_its_best_device() {
+        assert_eq!(Delivery::of(["failed", "sent"]), Delivery::Delivered);
+        assert_eq!(Delivery::of(["held", "held"]), Delivery::Held);
+        assert_eq!(Delivery::of(["counted"]), Delivery::Counted);
+        assert_eq!(Delivery::of(["cancelled", "failed"]), Delivery::Failed);
+        assert_eq!(Delivery::of(["queued", "failed"]), Delivery::Pending);
+        assert_eq!(Delivery::of([]), Delivery::Cancelled);
+    }
+
+    #[test]
+    fn languages_are_parsed() {
+        assert_eq!(Language::parse("en"), Some(Language::En));
+        assert_eq!(Language::parse("ru"), Some(Language::Ru));
+        assert_eq!(Language::parse("EN"), None);
+        assert_eq!(Language::default().as_str(), "ru");
+    }
+
+    #[test]
+    fn homework_texts_name_the_subject_and_the_day() {
+        let facts = HomeworkFacts {
+            first_name: "Максим",
+            subject: "Русский язык",
+            lesson_date: day(),
+            homework: "Упр. 125,\n  стр. 60",
+            individual: false,
+        };
+        let text = homework_text(Language::Ru, &facts);
+        assert_eq!(text.title, "Домашнее задание: Русский язык");
+        assert_eq!(text.body, "Максим, урок 23.11: Упр. 125, стр. 60");
+        let own = homework_text(
+            Language::En,
+            &HomeworkFacts {
+                individual: true,
+                ..facts
+            },
+        );
+        assert_eq!(own.title, "Personal homework: Русский язык");
+        assert_eq!(own.body, "Максим, lesson of 23 Nov: Упр. 125, стр. 60");
+        assert_eq!(EventKind::HomeworkAssigned.as_str(), "homework.assigned");
+        assert_eq!(EventKind::HomeworkAssigned.category(), Category::Homework);
+    }
+
+    #[test]
+    fn a_long_homework_is_cut_on_a_character_boundary() {
+        // Cyrillic letters take two bytes each: a cut by bytes would split one.
+        let long = "ж".repeat(150);
+        let cut = excerpt(&long, HOMEWORK_EXCERPT_CHARS);
+        assert_eq!(cut.chars().count(), HOMEWORK_EXCERPT_CHARS);
+        assert!(cut.ends_with("ж…"));
+        assert_eq!(excerpt("коротко", 100), "коротко");
+        assert_eq!(excerpt("a b c d e", 5), "a b…");
+        assert_eq!(excerpt("", 5), "");
+        let emoji = "👍".repeat(10);
+        assert_eq!(excerpt(&emoji, 4), "👍👍👍…");
+    }
+
+    #[test]
+    fn final_grade_texts_name_the_period() {
+        let facts = FinalGradeFacts {
+            first_name: "Максим",
+            subject: "Математика",
+            period: FinalPeriod::Term {
+                ordinal: 1,
+                name: "1 полугодие",
+            },
+            old: None,
+            new: 5,
+        };
+        let text = final_grade_text(Language::Ru, &facts);
+        assert_eq!(text.title, "Итоговая оценка: Математика");
+        assert_eq!(text.body, "Максим: 5 за 1 полугодие");
+        let changed = FinalGradeFacts {
+            old: Some(4),
+            ..facts
+        };
+        assert_eq!(
+            final_grade_text(Language::En, &changed).body,
+            "Максим: 4 → 5 for term 1"
+        );
+        let year = FinalGradeFacts {
+            period: FinalPeriod::Year,
+            ..facts
+        };
+        assert_eq!(
+            final_grade_text(Language::Ru, &year).body,
+            "Максим: 5 за год"
+        );
+        assert_eq!(
+            final_grade_text(Language::En, &year).title,
+            "Final grade: Математика"
+        );
+        assert_eq!(EventKind::TermGradeSet.category(), Category::TermGrade);
     }
 }

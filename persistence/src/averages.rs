@@ -411,8 +411,9 @@ pub fn term_grades_of_year(
 }
 
 /// Sets (or, with `None`, clears) final grades in one transaction, auditing each change with
-/// its old and new value and the reason. Setting the same again changes nothing. Returns how
-/// many changed.
+/// its old and new value and the reason, and announcing each grade set or changed to the
+/// student's family (outbox rows in the same transaction). Setting the same again changes
+/// nothing and announces nothing. Returns how many changed.
 ///
 /// # Errors
 /// On a database failure; nothing is written then.
@@ -436,12 +437,16 @@ pub fn set_final_grades(
             crate::journal::Actor::Integrator(c) => (None, Some(c.get())),
         };
         let mut changed = 0;
+        let mut announced = Vec::new();
         for &(student, value) in grades {
             let old = current.get(&student).copied();
             if old == value {
                 continue;
             }
             changed += 1;
+            if let Some(new) = value {
+                announced.push((student, old, new));
+            }
             let row = || {
                 let q = fg::table
                     .filter(fg::student_id.eq(student))
@@ -504,6 +509,7 @@ pub fn set_final_grades(
                 },
             )?;
         }
+        crate::notifications::enqueue_final_grades(conn, school, subject, period, &announced, at)?;
         Ok(changed)
     })
 }

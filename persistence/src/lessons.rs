@@ -2,7 +2,7 @@
 //! homework, and the reading side of the journal: a teacher's lessons, a student's diary and
 //! a class's journal page.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::audit::{self, Owner};
 use crate::journal::{Actor, Lesson, lock_lesson, mark_first_entry};
+use crate::notifications::Homework;
 use crate::schema::{
     attendance_marks, class_groups, classes, enrollments, grade_scales, grades, group_members,
     individual_homework, lessons, students, subjects, users, work_types,
@@ -45,8 +46,9 @@ fn audit_actor(actor: Actor) -> (Option<UserId>, Option<i64>) {
 
 /// Applies `patch` to the lesson in one transaction: the fields that really change are
 /// recorded in the school's audit trail with their old and new values (and `reason`), and
-/// the first topic, homework, comment or held mark sets the lesson's first entry time.
-/// Returns the lesson as it now is.
+/// the first topic, homework, comment or held mark sets the lesson's first entry time. New or
+/// changed homework is announced to the families of the lesson's students (outbox rows in the
+/// same transaction). Returns the lesson as it now is.
 ///
 /// # Errors
 /// On a database failure; nothing is written then.
@@ -155,8 +157,47 @@ pub fn update_lesson(
                 at,
             },
         )?;
-        crate::journal::find_lesson(conn, lesson.id)
+        let updated = crate::journal::find_lesson(conn, lesson.id)?;
+        if let Some(text) = homework.as_deref().filter(|h| !h.is_empty())
+            && current.homework.as_deref() != Some(text)
+            && updated.cancelled_at.is_none()
+        {
+            let students = lesson_students(conn, &updated)?;
+            crate::notifications::enqueue_homework(
+                conn,
+                &updated,
+                Homework::Class {
+                    students: &students,
+                    text,
+                },
+                at,
+            )?;
+        }
+        Ok(updated)
     })
+}
+
+/// The students of a lesson: those enrolled in its class on its day, and of its group when it
+/// is a group's lesson.
+///
+/// # Errors
+/// On a database failure.
+pub fn lesson_students(conn: &mut DbConnection, lesson: &Lesson) -> Result<BTreeSet<i64>> {
+    let mut students: BTreeSet<i64> =
+        crate::people::class_students(conn, ClassId(lesson.class_id), lesson.lesson_date)?
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+    if let Some(group) = lesson.group_id {
+        let members: HashSet<i64> = group_members::table
+            .filter(group_members::group_id.eq(group))
+            .select(group_members::student_id)
+            .load::<i64>(conn)?
+            .into_iter()
+            .collect();
+        students.retain(|s| members.contains(s));
+    }
+    Ok(students)
 }
 
 /// A lesson's individual homework: (student id, homework), by student.
@@ -176,8 +217,9 @@ pub fn individual_homework(conn: &mut DbConnection, lesson: i64) -> Result<Vec<(
 }
 
 /// Sets the lesson's individual homework to exactly `items` (students left out have none),
-/// auditing what changed and marking the lesson's first entry, in one transaction. Setting
-/// the same again changes nothing. Returns how many students' homework changed.
+/// auditing what changed, marking the lesson's first entry and announcing each new or changed
+/// homework to that student's family alone, in one transaction. Setting the same again
+/// changes nothing. Returns how many students' homework changed.
 ///
 /// # Errors
 /// On a database failure; nothing is written then.
@@ -196,6 +238,7 @@ pub fn set_individual_homework(
             items.iter().map(|(s, h)| (s.get(), h.as_str())).collect();
         let (user, client) = audit_actor(actor);
         let mut changes = Map::new();
+        let mut assigned = Vec::new();
         for student in current.keys().chain(wanted.keys()).collect::<HashSet<_>>() {
             let old = current.get(student).map(String::as_str);
             let new = wanted.get(student).copied();
@@ -203,6 +246,9 @@ pub fn set_individual_homework(
                 continue;
             }
             changes.insert(student.to_string(), json!({ "old": old, "new": new }));
+            if let Some(text) = new {
+                assigned.push((*student, text.to_owned()));
+            }
             let row = individual_homework::table
                 .filter(individual_homework::lesson_id.eq(lesson.id))
                 .filter(individual_homework::student_id.eq(student));
@@ -253,6 +299,8 @@ pub fn set_individual_homework(
                 at,
             },
         )?;
+        assigned.sort_unstable();
+        crate::notifications::enqueue_homework(conn, lesson, Homework::Individual(&assigned), at)?;
         Ok(changes.len())
     })
 }

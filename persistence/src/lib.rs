@@ -24,6 +24,7 @@ pub mod bench;
 pub mod connection;
 pub mod demo;
 pub mod error;
+pub mod inbox;
 pub mod integrators;
 pub mod journal;
 pub mod lessons;

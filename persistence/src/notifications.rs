@@ -11,15 +11,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use domain::notifications::{
-    self as rules, EventKind, GradeFacts, Plan, Preferences, PushText, QuietHours, QuietMode,
-    TimeOfDay, UtcOffset,
+    self as rules, EventKind, FinalGradeFacts, FinalPeriod, GradeFacts, HomeworkFacts, Language,
+    Localized, Plan, Preferences, QuietHours, QuietMode, TimeOfDay, UtcOffset,
 };
 use domain::{SchoolId, StudentId, UserId};
 
 use crate::journal::{Grade, Lesson};
 use crate::schema::{
     devices, guardianships, notification_log, notification_preferences, notifications, sessions,
-    students, subjects, work_types,
+    students, subjects, terms, users, work_types,
 };
 use crate::{DbConnection, PersistenceError, Result};
 
@@ -297,13 +297,29 @@ pub struct Event {
     pub school: i64,
     pub student: i64,
     pub kind: EventKind,
-    /// Names the event; with the device it is the dedup key (`grade:17:v2`).
+    /// Names the event; with the device it is the dedup key (`grade:17:v2`): a second event
+    /// with a key already written for a device writes nothing for it.
     pub key: String,
-    pub text: PushText,
+    /// The text in every language; each recipient gets theirs.
+    pub text: Localized,
     /// The data payload the app opens the right screen with (string values, as FCM wants).
     pub data: BTreeMap<String, String>,
     /// One per student and subject: a newer push replaces an older one still undelivered.
     pub collapse_key: String,
+}
+
+impl Event {
+    /// The outbox row's payload for a recipient reading `language`.
+    fn payload(&self, language: Language) -> Result<String> {
+        let text = self.text.get(language);
+        serde_json::to_string(&Payload {
+            title: text.title.clone(),
+            body: text.body.clone(),
+            data: self.data.clone(),
+            collapse_key: self.collapse_key.clone(),
+        })
+        .map_err(|e| PersistenceError::Conflict(format!("payload: {e}")))
+    }
 }
 
 /// What the dispatcher sends: stored as the outbox row's `payload`.
@@ -379,9 +395,9 @@ pub fn enqueue(
     }
     let reached: BTreeSet<i64> = recipients.iter().map(|(s, _, _)| *s).collect();
     let events = events(conn, &reached)?;
-    let users: BTreeSet<i64> = recipients.iter().map(|(_, u, _)| *u).collect();
+    let people: BTreeSet<i64> = recipients.iter().map(|(_, u, _)| *u).collect();
     let stored: Vec<(i64, i64, StoredPreferences)> = notification_preferences::table
-        .filter(notification_preferences::user_id.eq_any(&users))
+        .filter(notification_preferences::user_id.eq_any(&people))
         .filter(notification_preferences::student_id.eq_any(&reached))
         .select((
             notification_preferences::user_id,
@@ -393,15 +409,19 @@ pub fn enqueue(
         .into_iter()
         .map(|(u, s, p)| ((u, s), p.into_domain()))
         .collect();
+    let languages: HashMap<i64, Language> = users::table
+        .filter(users::id.eq_any(&people))
+        .select((users::id, users::language))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .map(|(u, l)| (u, Language::parse(&l).unwrap_or_default()))
+        .collect();
     let mut rows = Vec::new();
     for event in &events {
-        let payload = serde_json::to_string(&Payload {
-            title: event.text.title.clone(),
-            body: event.text.body.clone(),
-            data: event.data.clone(),
-            collapse_key: event.collapse_key.clone(),
-        })
-        .map_err(|e| PersistenceError::Conflict(format!("payload: {e}")))?;
+        let payloads = Language::ALL
+            .into_iter()
+            .map(|l| Ok((l, event.payload(l)?)))
+            .collect::<Result<HashMap<Language, String>>>()?;
         for (student, user, device) in &recipients {
             if *student != event.student {
                 continue;
@@ -413,6 +433,8 @@ pub fn enqueue(
                 Plan::HoldUntil(end) => ("held", end),
                 Plan::Count => ("counted", at),
             };
+            let language = languages.get(user).copied().unwrap_or_default();
+            let payload = payloads.get(&language).cloned().unwrap_or_default();
             rows.push((
                 notifications::school_id.eq(event.school),
                 notifications::event_key.eq(event.key.clone()),
@@ -420,7 +442,7 @@ pub fn enqueue(
                 notifications::user_id.eq(*user),
                 notifications::student_id.eq(*student),
                 notifications::kind.eq(event.kind.as_str()),
-                notifications::payload.eq(payload.clone()),
+                notifications::payload.eq(payload),
                 notifications::status.eq(status),
                 notifications::next_attempt_at.eq(due),
                 notifications::created_at.eq(at),
@@ -430,17 +452,24 @@ pub fn enqueue(
     if rows.is_empty() {
         return Ok(0);
     }
+    // An event already written for a device (the same homework written again) is skipped,
+    // not refused: the key makes the duplicate impossible without failing the write.
     let written: Vec<(i64, i64, String)> = on_backend!(
         conn,
         get_results,
         diesel::insert_into(notifications::table)
             .values(&rows)
+            .on_conflict((notifications::event_key, notifications::device_id))
+            .do_nothing()
             .returning((
                 notifications::id,
                 notifications::school_id,
                 notifications::status
             ))
     )?;
+    if written.is_empty() {
+        return Ok(0);
+    }
     let log: Vec<_> = written
         .iter()
         .map(|(id, school, status)| {
@@ -471,13 +500,18 @@ struct Names {
 }
 
 impl Names {
-    fn load(conn: &mut DbConnection, lesson: &Lesson, students_: &BTreeSet<i64>) -> Result<Self> {
+    fn load(
+        conn: &mut DbConnection,
+        school: i64,
+        subject: i64,
+        students_: &BTreeSet<i64>,
+    ) -> Result<Self> {
         let subject: String = subjects::table
-            .find(lesson.subject_id)
+            .find(subject)
             .select(subjects::name)
             .first(conn)?;
         let work_types: HashMap<i64, String> = work_types::table
-            .filter(work_types::school_id.eq(lesson.school_id))
+            .filter(work_types::school_id.eq(school))
             .select((work_types::id, work_types::name))
             .load::<(i64, String)>(conn)?
             .into_iter()
@@ -493,6 +527,14 @@ impl Names {
             work_types,
             first_names,
         })
+    }
+
+    fn of_lesson(
+        conn: &mut DbConnection,
+        lesson: &Lesson,
+        students_: &BTreeSet<i64>,
+    ) -> Result<Self> {
+        Self::load(conn, lesson.school_id, lesson.subject_id, students_)
     }
 
     fn first_name(&self, student: i64) -> &str {
@@ -512,35 +554,59 @@ impl Names {
     }
 }
 
-fn event_about(
-    lesson: &Lesson,
-    student: i64,
+/// An event about a student in a subject, with the data every push carries; a newer push of
+/// the student and subject replaces an older one still undelivered.
+fn event_in_subject(
+    school: i64,
+    (student, subject): (i64, i64),
     kind: EventKind,
     key: String,
-    text: PushText,
+    text: Localized,
     extra: &[(&str, String)],
 ) -> Event {
-    let mut data: BTreeMap<String, String> = [
+    let data: BTreeMap<String, String> = [
         ("type", kind.as_str().to_owned()),
         ("event_id", key.clone()),
         ("student_id", student.to_string()),
-        ("lesson_id", lesson.id.to_string()),
-        ("subject_id", lesson.subject_id.to_string()),
-        ("lesson_date", lesson.lesson_date.to_string()),
+        ("subject_id", subject.to_string()),
     ]
     .into_iter()
+    .chain(extra.iter().map(|(k, v)| (*k, v.clone())))
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    data.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
     Event {
-        school: lesson.school_id,
+        school,
         student,
         kind,
         key,
         text,
         data,
-        collapse_key: format!("student-{student}-subject-{}", lesson.subject_id),
+        collapse_key: format!("student-{student}-subject-{subject}"),
     }
+}
+
+/// An event about a student in a lesson.
+fn event_about(
+    lesson: &Lesson,
+    student: i64,
+    kind: EventKind,
+    key: String,
+    text: Localized,
+    extra: &[(&str, String)],
+) -> Event {
+    let mut all = vec![
+        ("lesson_id", lesson.id.to_string()),
+        ("lesson_date", lesson.lesson_date.to_string()),
+    ];
+    all.extend(extra.iter().cloned());
+    event_in_subject(
+        lesson.school_id,
+        (student, lesson.subject_id),
+        kind,
+        key,
+        text,
+        &all,
+    )
 }
 
 /// The outbox rows of a lesson's new grades.
@@ -558,17 +624,18 @@ pub fn enqueue_grades_created(
     }
     let students_: BTreeSet<i64> = grades.iter().map(|g| g.student_id).collect();
     let events = |conn: &mut DbConnection, reached: &BTreeSet<i64>| {
-        let names = Names::load(conn, lesson, reached)?;
+        let names = Names::of_lesson(conn, lesson, reached)?;
         Ok(grades
             .iter()
             .filter(|grade| reached.contains(&grade.student_id))
             .map(|grade| {
+                let facts = names.facts(lesson, grade);
                 event_about(
                     lesson,
                     grade.student_id,
                     EventKind::GradeCreated,
                     format!("grade:{}:v{}", grade.id, grade.version),
-                    rules::grade_created_text(&names.facts(lesson, grade), &grade.value),
+                    Localized::new(|l| rules::grade_created_text(l, &facts, &grade.value)),
                     &[
                         ("grade_id", grade.id.to_string()),
                         ("screen", "grades".to_owned()),
@@ -593,16 +660,24 @@ pub fn enqueue_grade_changed(
     at: NaiveDateTime,
 ) -> Result<usize> {
     let events = |conn: &mut DbConnection, reached: &BTreeSet<i64>| {
-        let names = Names::load(conn, lesson, reached)?;
+        let names = Names::of_lesson(conn, lesson, reached)?;
         let (kind, text) = match now {
-            Some(after) => (
-                EventKind::GradeChanged,
-                rules::grade_changed_text(&names.facts(lesson, after), &before.value, &after.value),
-            ),
-            None => (
-                EventKind::GradeDeleted,
-                rules::grade_deleted_text(&names.facts(lesson, before), &before.value),
-            ),
+            Some(after) => {
+                let facts = names.facts(lesson, after);
+                (
+                    EventKind::GradeChanged,
+                    Localized::new(|l| {
+                        rules::grade_changed_text(l, &facts, &before.value, &after.value)
+                    }),
+                )
+            }
+            None => {
+                let facts = names.facts(lesson, before);
+                (
+                    EventKind::GradeDeleted,
+                    Localized::new(|l| rules::grade_deleted_text(l, &facts, &before.value)),
+                )
+            }
         };
         let event = event_about(
             lesson,
@@ -635,7 +710,7 @@ pub fn enqueue_attendance(
     }
     let students_: BTreeSet<i64> = marks.iter().map(|(s, _, _)| *s).collect();
     let events = |conn: &mut DbConnection, reached: &BTreeSet<i64>| {
-        let names = Names::load(conn, lesson, reached)?;
+        let names = Names::of_lesson(conn, lesson, reached)?;
         Ok(marks
             .iter()
             .filter(|(student, _, _)| reached.contains(student))
@@ -646,14 +721,165 @@ pub fn enqueue_attendance(
                     *student,
                     EventKind::AttendanceMarked,
                     format!("attendance:{event}"),
-                    rules::attendance_text(
-                        name,
-                        &names.subject,
-                        mark,
-                        lesson.lesson_date,
-                        lesson.number,
-                    ),
+                    Localized::new(|l| {
+                        rules::attendance_text(
+                            l,
+                            name,
+                            &names.subject,
+                            mark,
+                            lesson.lesson_date,
+                            lesson.number,
+                        )
+                    }),
                     &[("mark", mark.clone()), ("screen", "diary".to_owned())],
+                )
+            })
+            .collect())
+    };
+    enqueue(conn, &students_, events, at)
+}
+
+/// A short stable digest of a text (the first 16 hex digits of its SHA-256), for event keys.
+fn digest(text: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Which homework of a lesson is announced.
+#[derive(Debug, Clone, Copy)]
+pub enum Homework<'a> {
+    /// The class's homework, to every student of the lesson.
+    Class {
+        students: &'a BTreeSet<i64>,
+        text: &'a str,
+    },
+    /// Homework for single students, each told only of their own: (student, text).
+    Individual(&'a [(i64, String)]),
+}
+
+/// The outbox rows of a lesson's new or changed homework. The event key holds the student
+/// and a digest of the text, so the same homework written again (a retry, or changed back)
+/// is never announced twice to a device.
+///
+/// # Errors
+/// On a database failure.
+pub fn enqueue_homework(
+    conn: &mut DbConnection,
+    lesson: &Lesson,
+    homework: Homework<'_>,
+    at: NaiveDateTime,
+) -> Result<usize> {
+    let (items, individual): (Vec<(i64, &str)>, bool) = match homework {
+        Homework::Class { students, text } => {
+            (students.iter().map(|s| (*s, text)).collect(), false)
+        }
+        Homework::Individual(items) => {
+            (items.iter().map(|(s, t)| (*s, t.as_str())).collect(), true)
+        }
+    };
+    let students_: BTreeSet<i64> = items.iter().map(|(s, _)| *s).collect();
+    let events = |conn: &mut DbConnection, reached: &BTreeSet<i64>| {
+        let names = Names::of_lesson(conn, lesson, reached)?;
+        let scope = if individual { "own" } else { "class" };
+        Ok(items
+            .iter()
+            .filter(|(student, _)| reached.contains(student))
+            .map(|(student, text)| {
+                let facts = HomeworkFacts {
+                    first_name: names.first_name(*student),
+                    subject: &names.subject,
+                    lesson_date: lesson.lesson_date,
+                    homework: text,
+                    individual,
+                };
+                Event {
+                    collapse_key: format!("student-{student}-homework-{}", lesson.id),
+                    ..event_about(
+                        lesson,
+                        *student,
+                        EventKind::HomeworkAssigned,
+                        format!("homework:{}:{scope}:{student}:{}", lesson.id, digest(text)),
+                        Localized::new(|l| rules::homework_text(l, &facts)),
+                        &[
+                            ("homework", scope.to_owned()),
+                            ("screen", "diary".to_owned()),
+                        ],
+                    )
+                }
+            })
+            .collect())
+    };
+    enqueue(conn, &students_, events, at)
+}
+
+/// The outbox rows of term or year grades set or changed: (student, the grade before, the
+/// grade now). Each write is its own event (the key holds the write's time), so a grade
+/// changed back is announced again; a grade written again unchanged is no change and never
+/// gets here.
+///
+/// # Errors
+/// On a database failure.
+pub fn enqueue_final_grades(
+    conn: &mut DbConnection,
+    school: SchoolId,
+    subject: i64,
+    period: crate::averages::Period,
+    changes: &[(i64, Option<i16>, i16)],
+    at: NaiveDateTime,
+) -> Result<usize> {
+    if changes.is_empty() {
+        return Ok(0);
+    }
+    let students_: BTreeSet<i64> = changes.iter().map(|(s, _, _)| *s).collect();
+    let events = |conn: &mut DbConnection, reached: &BTreeSet<i64>| {
+        let names = Names::load(conn, school.get(), subject, reached)?;
+        let term: Option<(i16, String)> = period
+            .term
+            .map(|term| {
+                terms::table
+                    .find(term)
+                    .select((terms::ordinal, terms::name))
+                    .first(conn)
+            })
+            .transpose()?;
+        let (period_key, mut extra) = match period.term {
+            Some(term) => (format!("term-{term}"), vec![("term_id", term.to_string())]),
+            None => (format!("year-{}", period.year), Vec::new()),
+        };
+        extra.extend([
+            ("academic_year_id", period.year.to_string()),
+            ("screen", "grades".to_owned()),
+        ]);
+        let written = at.and_utc().timestamp_micros();
+        Ok(changes
+            .iter()
+            .filter(|(student, _, _)| reached.contains(student))
+            .map(|&(student, old, new)| {
+                let facts = FinalGradeFacts {
+                    first_name: names.first_name(student),
+                    subject: &names.subject,
+                    period: term.as_ref().map_or(FinalPeriod::Year, |(ordinal, name)| {
+                        FinalPeriod::Term {
+                            ordinal: *ordinal,
+                            name,
+                        }
+                    }),
+                    old,
+                    new,
+                };
+                let mut data = extra.clone();
+                data.push(("grade", new.to_string()));
+                event_in_subject(
+                    school.get(),
+                    (student, subject),
+                    EventKind::TermGradeSet,
+                    format!("term_grade:{student}:{subject}:{period_key}:{written}"),
+                    Localized::new(|l| rules::final_grade_text(l, &facts)),
+                    &data,
                 )
             })
             .collect())

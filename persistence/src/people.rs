@@ -66,6 +66,8 @@ pub struct User {
     pub created_at: NaiveDateTime,
     pub activated_at: Option<NaiveDateTime>,
     pub last_login_at: Option<NaiveDateTime>,
+    /// `ru` or `en`: the language of the person's pushes.
+    pub language: String,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -377,6 +379,24 @@ pub struct Profile {
     /// (id, name) of every school the account belongs to through a role or a child.
     pub schools: Vec<(i64, String)>,
     pub children: Vec<Student>,
+}
+
+/// Sets the language a person reads their pushes in.
+///
+/// # Errors
+/// [`crate::PersistenceError::NotFound`] for an unknown user; otherwise database failures.
+pub fn set_language(
+    conn: &mut DbConnection,
+    user: UserId,
+    language: domain::notifications::Language,
+) -> Result<()> {
+    let n = diesel::update(users::table.find(user.get()))
+        .set(users::language.eq(language.as_str()))
+        .execute(conn)?;
+    if n == 0 {
+        return Err(crate::PersistenceError::NotFound);
+    }
+    Ok(())
 }
 
 /// # Errors

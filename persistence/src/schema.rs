@@ -71,6 +71,7 @@ diesel::table! {
         created_at -> Timestamp,
         activated_at -> Nullable<Timestamp>,
         last_login_at -> Nullable<Timestamp>,
+        language -> Text,
     }
 }
 
@@ -535,10 +536,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    notification_reads (user_id) {
+        user_id -> BigInt,
+        read_up_to -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(devices -> users (user_id));
 diesel::joinable!(devices -> sessions (session_id));
 diesel::joinable!(notifications -> devices (device_id));
 diesel::joinable!(notification_log -> notifications (notification_id));
+diesel::joinable!(notification_reads -> users (user_id));
 
 diesel::table! {
     school_grading_rules (school_id) {
@@ -592,4 +602,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     notification_log,
     school_grading_rules,
     roster_parents,
+    notification_reads,
 );

@@ -36,6 +36,18 @@ impl Reply {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// Asserts the status (showing the body when it differs), and returns the reply.
+    #[must_use]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        self
+    }
+
     /// Asserts an RFC 9457 problem with this status and code, and returns its body.
     pub fn assert_problem(&self, status: u16, code: &str) -> serde_json::Value {
         assert_eq!(

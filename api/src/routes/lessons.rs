@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use actix_web::{get, patch, put, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::access::LessonEntry;
-use domain::{ClassId, DateRange, SchoolId, StudentId, UserId};
+use domain::{DateRange, SchoolId, StudentId, UserId};
 use persistence::lessons::{self, LessonKey, LessonPatch};
 use persistence::people::Role;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -231,19 +231,7 @@ pub async fn put_individual_homework(
         let (lesson_ref, lesson) = writable_lesson(conn, &caller, id, LessonEntry::Plan)?;
         let reason = request.reason.as_deref().map(str::trim);
         unless_locked(conn, &caller, &lesson_ref, &lesson, reason)?;
-        let students: Vec<i64> = request.items.iter().map(|i| i.student_id).collect();
-        let mut of_lesson = persistence::timetable::enrolled_in_class(
-            conn,
-            ClassId(lesson.class_id),
-            &students,
-            lesson.lesson_date,
-        )?;
-        if let Some(group) = lesson.group_id {
-            let members: HashSet<i64> = persistence::timetable::find_group(conn, group)?
-                .map(|g| g.members.into_iter().collect())
-                .unwrap_or_default();
-            of_lesson.retain(|s| members.contains(s));
-        }
+        let of_lesson = lessons::lesson_students(conn, &lesson)?;
         let mut seen = HashSet::new();
         let mut errors = Vec::new();
         let mut items = Vec::new();

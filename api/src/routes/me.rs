@@ -1,10 +1,11 @@
 //! The caller's own account.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, post, put, web};
 use chrono::{DateTime, Duration, Utc};
+use domain::notifications::Language;
 use persistence::admin::NewCode;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::common::{db, utc};
@@ -12,6 +13,7 @@ use crate::AppState;
 use crate::auth::AuthUser;
 use crate::auth::credentials::new_link_code;
 use crate::error::{ApiError, Problem};
+use crate::extract::ValidJson;
 
 /// A school the caller belongs to.
 #[derive(Debug, Serialize, ToSchema)]
@@ -48,6 +50,43 @@ pub struct Me {
     pub schools: Vec<SchoolSummary>,
     /// For a parent: the linked children; empty otherwise.
     pub children: Vec<ChildSummary>,
+    /// The language of the caller's pushes (set with `PUT /api/v1/me/language`).
+    pub language: AppLanguage,
+}
+
+/// A language of the apps and their pushes: Russian (the default) or English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AppLanguage {
+    Ru,
+    En,
+}
+
+impl From<Language> for AppLanguage {
+    fn from(language: Language) -> Self {
+        match language {
+            Language::Ru => Self::Ru,
+            Language::En => Self::En,
+        }
+    }
+}
+
+impl From<AppLanguage> for Language {
+    fn from(language: AppLanguage) -> Self {
+        match language {
+            AppLanguage::Ru => Self::Ru,
+            AppLanguage::En => Self::En,
+        }
+    }
+}
+
+/// The caller's language.
+#[derive(Debug, Serialize, Deserialize, validator::Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LanguageSetting {
+    /// `ru` or `en`.
+    #[schema(example = "en")]
+    pub language: AppLanguage,
 }
 
 /// Who am I
@@ -90,7 +129,47 @@ pub async fn get_me(state: web::Data<AppState>, auth: AuthUser) -> Result<web::J
                 school_id: c.school_id,
             })
             .collect(),
+        language: Language::parse(&profile.user.language)
+            .unwrap_or_default()
+            .into(),
     }))
+}
+
+/// Set the caller's language
+///
+/// The language of the caller's pushes from now on: `ru` (the default) or `en`. Pushes
+/// already written keep theirs.
+#[utoipa::path(
+    tag = "account",
+    request_body = LanguageSetting,
+    responses(
+        (status = 200, description = "The language as stored", body = LanguageSetting),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An integrator's token: this is a person's own account", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a language of the apps (the field is named)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[put("/me/language")]
+pub async fn put_my_language(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    body: ValidJson<LanguageSetting>,
+) -> Result<web::Json<LanguageSetting>, ApiError> {
+    let language = body.0.language;
+    db(&state, move |conn| {
+        Ok(persistence::people::set_language(
+            conn,
+            auth.user,
+            language.into(),
+        )?)
+    })
+    .await?;
+    tracing::info!(user_id = auth.user.get(), ?language, "language set");
+    Ok(web::Json(LanguageSetting { language }))
 }
 
 /// A new link code for the caller's own account.

@@ -1,17 +1,20 @@
-//! Push notifications: the caller's devices, and their preferences per child.
+//! Push notifications: the caller's devices, their preferences per child, and the list of
+//! what they were notified of.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::{DateTime, Utc};
-use domain::StudentId;
 use domain::access::{self, Operation, Principal};
-use domain::notifications::{Preferences, QuietHours, QuietMode, TimeOfDay, UtcOffset};
-use persistence::DbConnection;
+use domain::notifications::{Delivery, Preferences, QuietHours, QuietMode, TimeOfDay, UtcOffset};
+use domain::{StudentId, UserId};
 use persistence::notifications::{self as push, NewDevice};
+use persistence::{DbConnection, inbox};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use super::common::{db, utc};
+use super::common::{PageQuery, db, paginate, utc};
 use crate::AppState;
 use crate::auth::{AuthUser, Caller, enforce};
 use crate::error::{ApiError, Problem};
@@ -248,9 +251,9 @@ pub struct NotificationPreferences {
     pub changed_grade: bool,
     /// An absence or lateness.
     pub attendance: bool,
-    /// New homework (stored; not announced yet).
+    /// New or changed homework (the class's, or the student's own).
     pub homework: bool,
-    /// A term or year grade (stored; not announced yet).
+    /// A term or year grade set or changed.
     pub term_grade: bool,
     /// `null`: no quiet hours.
     #[serde(default)]
@@ -321,21 +324,47 @@ impl NotificationPreferences {
     }
 }
 
-/// The student, if the caller is their family (a parent, or the student): 404 for another
-/// family's child or a student that does not exist, 403 for every other role.
+/// The student, if `rule` lets the caller use `op` on them (the family: a parent, or the
+/// student): 404 for another family's child or a student that does not exist, 403 for every
+/// other role.
+fn family_student(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    student: i64,
+    op: Operation,
+    rule: fn(&Principal, &access::StudentRef) -> access::Decision,
+) -> Result<access::StudentRef, ApiError> {
+    let Some(found) =
+        persistence::access::student(conn, StudentId(student), Utc::now().date_naive())?
+    else {
+        enforce(access::when_missing(principal, op))?;
+        return Err(ApiError::NotFound);
+    };
+    enforce(rule(principal, &found))?;
+    Ok(found)
+}
+
+/// The student, if the caller may follow them (see [`access::follow_student`]).
 fn followed_student(
     conn: &mut DbConnection,
     principal: &Principal,
     student: i64,
 ) -> Result<access::StudentRef, ApiError> {
-    let Some(found) =
-        persistence::access::student(conn, StudentId(student), Utc::now().date_naive())?
-    else {
-        enforce(access::when_missing(principal, Operation::FollowStudent))?;
-        return Err(ApiError::NotFound);
-    };
-    enforce(access::follow_student(principal, &found))?;
-    Ok(found)
+    family_student(
+        conn,
+        principal,
+        student,
+        Operation::FollowStudent,
+        access::follow_student,
+    )
+}
+
+/// 403 unless the caller's role gets notifications at all (parents and students).
+fn notified_person(caller: &Caller) -> Result<UserId, ApiError> {
+    if !access::may_use(&caller.principal, Operation::ReadNotifications) {
+        return Err(ApiError::Forbidden);
+    }
+    caller.person()
 }
 
 /// The caller's notification preferences for a child
@@ -415,4 +444,201 @@ pub async fn put_notification_preferences(
     })
     .await?;
     Ok(web::Json(prefs.into()))
+}
+
+/// What became of a notification on the caller's devices (the best any of them reached).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationDelivery {
+    /// Sent to the caller's phone.
+    Delivered,
+    /// Being sent.
+    Pending,
+    /// Held until the caller's quiet hours end.
+    Held,
+    /// Inside quiet hours in `count` mode: not sent, only counted here.
+    Counted,
+    /// Refused by FCM for good.
+    Failed,
+    /// Not sent: the device was unregistered or logged out.
+    Cancelled,
+}
+
+impl From<Delivery> for NotificationDelivery {
+    fn from(d: Delivery) -> Self {
+        match d {
+            Delivery::Delivered => Self::Delivered,
+            Delivery::Pending => Self::Pending,
+            Delivery::Held => Self::Held,
+            Delivery::Counted => Self::Counted,
+            Delivery::Failed => Self::Failed,
+            Delivery::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+/// One event the caller was notified of (once, however many devices got it).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationView {
+    /// Pass as `up_to` to `POST /api/v1/notifications/read`.
+    pub id: i64,
+    pub student_id: i64,
+    /// `grade.created`, `grade.changed`, `grade.deleted`, `attendance.marked`,
+    /// `homework.assigned`, `term_grade.set`.
+    #[schema(example = "homework.assigned")]
+    pub kind: String,
+    /// In the caller's language when it was written.
+    #[schema(example = "Домашнее задание: Русский язык")]
+    pub title: String,
+    #[schema(example = "Максим, урок 23.11: Упр. 125, стр. 60")]
+    pub body: String,
+    /// The push's data: the screen to open and the ids to open it with (string values).
+    #[schema(value_type = Object, example = json!({"type": "homework.assigned", "screen": "diary", "lesson_id": "812", "student_id": "17"}))]
+    pub data: BTreeMap<String, String>,
+    pub status: NotificationDelivery,
+    /// Whether the caller has marked it read.
+    pub read: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A page of the caller's notifications, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationPage {
+    pub items: Vec<NotificationView>,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    pub next_cursor: Option<String>,
+    /// How many events (of the students asked about) were only counted, not sent (quiet
+    /// hours in `count` mode), since the caller last marked their notifications read.
+    pub counted: i64,
+    /// The id up to which the caller has read (0: nothing yet).
+    pub read_up_to: i64,
+}
+
+/// Whose notifications to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NotificationsFilter {
+    /// Only those about this student (a child of the caller's, or the caller as a student);
+    /// all of the caller's children when left out.
+    pub student_id: Option<i64>,
+}
+
+/// The caller's notifications
+///
+/// What the caller was notified of in the family app, one item per event however many of
+/// their devices got it, newest first, with what became of it: `delivered`, `held` (quiet
+/// hours), `counted` (quiet hours in `count` mode: never sent), `failed`... A parent who
+/// chose `count` sees here what happened meanwhile; `counted` says how many such events came
+/// since they last marked their notifications read. Only the caller's own notifications, and
+/// only about children they are still linked to. Notifications are written per registered
+/// device: a caller who never registered one has none.
+#[utoipa::path(
+    tag = "notifications",
+    params(NotificationsFilter, PageQuery),
+    responses(
+        (status = 200, description = "A page of notifications", body = NotificationPage),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only parents and students get notifications", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such student in the caller's family", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A query parameter is invalid (named)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/notifications")]
+pub async fn list_notifications(
+    state: web::Data<AppState>,
+    caller: Caller,
+    filter: web::Query<NotificationsFilter>,
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<NotificationPage>, ApiError> {
+    let (limit, before) = page.parse()?;
+    let student = filter.student_id;
+    let page = db(&state, move |conn| {
+        let students: BTreeSet<i64> = match student {
+            Some(id) => {
+                let found = family_student(
+                    conn,
+                    &caller.principal,
+                    id,
+                    Operation::ReadNotifications,
+                    access::read_notifications,
+                )?;
+                BTreeSet::from([found.id.get()])
+            }
+            None => access::family_of(&caller.principal)
+                .into_iter()
+                .map(StudentId::get)
+                .collect(),
+        };
+        let user = notified_person(&caller)?;
+        let read_up_to = inbox::read_up_to(conn, user)?;
+        let items = inbox::list(conn, user, &students, before, limit + 1)?;
+        let counted = inbox::counted_since(conn, user, &students, read_up_to)?;
+        let (items, next_cursor) = paginate(items, limit, |i| i.id);
+        Ok(NotificationPage {
+            items: items
+                .into_iter()
+                .map(|i| NotificationView {
+                    id: i.id,
+                    student_id: i.student_id,
+                    kind: i.kind,
+                    title: i.payload.title,
+                    body: i.payload.body,
+                    data: i.payload.data,
+                    status: i.delivery.into(),
+                    read: i.id <= read_up_to,
+                    created_at: utc(i.created_at),
+                })
+                .collect(),
+            next_cursor,
+            counted,
+            read_up_to,
+        })
+    })
+    .await?;
+    Ok(web::Json(page))
+}
+
+/// How far the caller has read.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadNotifications {
+    /// The id of the newest notification read: it and every older one count as read.
+    #[validate(range(min = 1, message = "must be a notification's id"))]
+    #[schema(example = 120, minimum = 1)]
+    pub up_to: i64,
+}
+
+/// Mark the caller's notifications read
+///
+/// Every notification up to `up_to` (an item's `id`) counts as read, and `counted` starts
+/// again from there. A mark is never taken back by an older `up_to`.
+#[utoipa::path(
+    tag = "notifications",
+    request_body = ReadNotifications,
+    responses(
+        (status = 204, description = "Marked"),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only parents and students get notifications", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid (named)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/notifications/read")]
+pub async fn mark_notifications_read(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: ValidJson<ReadNotifications>,
+) -> Result<HttpResponse, ApiError> {
+    let user = notified_person(&caller)?;
+    let up_to = body.0.up_to;
+    db(&state, move |conn| {
+        Ok(inbox::mark_read(conn, user, up_to, Utc::now().naive_utc())?)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -1,0 +1,2 @@
+DROP TABLE notification_reads;
+ALTER TABLE users DROP COLUMN language;
