@@ -1496,7 +1496,8 @@ mod tests {
             ("muni_1",                          [F, F, F, F, F]),
             ("int_s1_all",                      [F, F, F, F, F]),
         ];
-        let rules: [(Operation, fn(&Principal, &StudentRef) -> Decision); 2] = [
+        type StudentRule = fn(&Principal, &StudentRef) -> Decision;
+        let rules: [(Operation, StudentRule); 2] = [
             (Operation::FollowStudent, follow_student),
             (Operation::ReadNotifications, read_notifications),
         ];

@@ -1208,7 +1208,9 @@ mod tests {
         assert_eq!(mean.to_string(), "4.00");
         let four = OverallAverage::mean([Average::new(4, 1)]).unwrap_or_else(|| panic!("empty"));
         assert!(matches!(four.exact, Fraction::Small { .. }));
-        assert!(mean < four && four > mean && mean != four);
+        assert_eq!(mean.cmp(&four), Ordering::Less);
+        assert_eq!(four.cmp(&mean), Ordering::Greater);
+        assert_ne!(mean, four);
         let higher: Vec<Average> = primes
             .iter()
             .map(|&p| Average::new(4 * p - 1, p))
