@@ -1152,10 +1152,7 @@ pub fn record(
         mark_sent(conn, &sent, at)?;
         let mut entries = Vec::with_capacity(outcomes.len());
         for (claimed, outcome) in outcomes {
-            let (status, detail) = match outcome {
-                Outcome::Sent(name) => ("sent", name.as_str()),
-                _ => record_one(conn, claimed, outcome, at)?,
-            };
+            let (status, detail) = record_one(conn, claimed, outcome, at)?;
             entries.push((
                 notification_log::school_id.eq(claimed.school_id),
                 notification_log::notification_id.eq(claimed.id),
@@ -1204,7 +1201,8 @@ fn mark_sent(conn: &mut DbConnection, sent: &[(i64, &str)], at: NaiveDateTime) -
     Ok(())
 }
 
-/// Updates one row; returns its delivery-log entry (status, detail).
+/// Updates one row not sent (the sent ones are marked together by [`mark_sent`]); returns its
+/// delivery-log entry (status, detail).
 fn record_one<'a>(
     conn: &mut DbConnection,
     claimed: &Claimed,
@@ -1212,10 +1210,7 @@ fn record_one<'a>(
     at: NaiveDateTime,
 ) -> QueryResult<(&'static str, &'a str)> {
     match outcome {
-        Outcome::Sent(name) => {
-            mark_sent(conn, &[(claimed.id, name.as_str())], at)?;
-            Ok(("sent", name))
-        }
+        Outcome::Sent(name) => Ok(("sent", name)),
         Outcome::Failed(reason) => {
             set_finished(conn, claimed.id, "failed", None, Some(reason), at)?;
             Ok(("failed", reason))
