@@ -570,31 +570,7 @@ async fn world(app: &TestApp) -> World {
         .zip([family_student, outside_student, other_student])
         .enumerate()
     {
-        let school = SchoolId(lesson.school_id);
-        let work_type = ok(journal::work_types(conn, school))[0].id;
-        let scale = ok(journal::scales(conn, school))[0].id;
-        let graded = ok(journal::give_grades(
-            conn,
-            lesson,
-            journal::Actor::Person(admin),
-            &journal::Idempotency {
-                key: format!("world-{i}"),
-                request_hash: String::new(),
-            },
-            &[journal::NewGrade {
-                student,
-                work_type,
-                scale,
-                value: "4".into(),
-                comment: None,
-                client_id: format!("world-{i}"),
-            }],
-            Utc::now().naive_utc(),
-            &|_| journal::StoredAnswer {
-                status: 201,
-                body: String::new(),
-            },
-        ));
+        let graded = grade_four(conn, lesson, admin, &format!("world-{i}"), student);
         assert!(matches!(graded, journal::Graded::Written(_)));
         grades[i] = ok(journal::lesson_grades(conn, lesson.id))[0].id;
     }
@@ -1311,36 +1287,56 @@ fn fresh_grade(conn: &mut DbConnection, world: &World, target: usize, n: usize) 
         world.outside_student,
         world.other_student,
     ][target];
-    let school = SchoolId(lesson.school_id);
-    let work_type = ok(journal::work_types(conn, school))[0].id;
-    let scale = ok(journal::scales(conn, school))[0].id;
-    ok(journal::give_grades(
-        conn,
-        &lesson,
-        journal::Actor::Person(world.admin),
-        &journal::Idempotency {
-            key: format!("fresh-{n}"),
-            request_hash: String::new(),
-        },
-        &[journal::NewGrade {
-            student,
-            work_type,
-            scale,
-            value: "4".into(),
-            comment: None,
-            client_id: format!("fresh-{n}"),
-        }],
-        Utc::now().naive_utc(),
-        &|_| journal::StoredAnswer {
-            status: 201,
-            body: String::new(),
-        },
-    ));
+    grade_four(conn, &lesson, world.admin, &format!("fresh-{n}"), student);
     ok(journal::lesson_grades(conn, lesson.id))
         .iter()
         .find(|g| g.client_id == format!("fresh-{n}"))
         .map(|g| g.id)
         .unwrap_or_else(|| panic!("no fresh grade"))
+}
+
+/// Gives `student` a 4 in `lesson` (the school's first work type and scale), as `by`, with
+/// `key` as both the idempotency key and the client id.
+fn grade_four(
+    conn: &mut DbConnection,
+    lesson: &journal::Lesson,
+    by: UserId,
+    key: &str,
+    student: StudentId,
+) -> journal::Graded {
+    let school = SchoolId(lesson.school_id);
+    let work_type = ok(journal::work_types(conn, school))[0].id;
+    let scale = ok(journal::scales(conn, school))[0].id;
+    let weighing = ok(persistence::averages::Weighing::load(
+        conn,
+        lesson.school_id,
+    ));
+    ok(journal::give_grades(
+        conn,
+        lesson,
+        journal::Actor::Person(by),
+        &journal::GradeRequest {
+            idempotency: &journal::Idempotency {
+                key: key.to_owned(),
+                request_hash: String::new(),
+            },
+            grades: &[journal::NewGrade {
+                student,
+                work_type,
+                scale,
+                value: "4".into(),
+                comment: None,
+                client_id: key.to_owned(),
+            }],
+            weighing: &weighing,
+            reason: None,
+        },
+        Utc::now().naive_utc(),
+        &|_| journal::StoredAnswer {
+            status: 201,
+            body: String::new(),
+        },
+    ))
 }
 
 fn client_pk(conn: &mut DbConnection, client_id: &str) -> i64 {

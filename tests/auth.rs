@@ -6,6 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
+use crate::support::app::call_on;
 use crate::support::{Backend, TestApp, on_both_backends};
 
 on_both_backends!(
@@ -16,6 +17,7 @@ on_both_backends!(
     logout_revokes_access_and_refresh,
     bad_tokens_are_refused_with_401,
     bad_bodies_are_named_problems,
+    grants_changed_anywhere_count_at_the_next_request,
 );
 
 async fn demo_accounts_log_in_and_see_themselves(backend: Backend) {
@@ -361,4 +363,90 @@ async fn bad_bodies_are_named_problems(backend: Backend) {
     );
     // And the server still serves.
     assert_eq!(app.login("demo-admin", "demo-password").await.status, 200);
+}
+
+/// Each server process keeps people's grants in memory by the version the database gives
+/// them. A grant taken away by hand in the database, or through another process, counts at
+/// the very next request in every process.
+async fn grants_changed_anywhere_count_at_the_next_request(backend: Backend) {
+    use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
+    use persistence::schema::guardianships;
+
+    let app = TestApp::new(backend).with_demo();
+    let other = app.another_process();
+    let get = |token: &str, path: &str| {
+        TestRequest::get()
+            .uri(path)
+            .insert_header(("Authorization", format!("Bearer {token}")))
+    };
+    let (parent, _) = app.tokens("demo-parent").await;
+    let me = app.get_as(&parent, "/api/v1/me").await.json();
+    let parent_id = me["id"].as_i64().unwrap_or_default();
+    let child = me["children"][0]["id"].as_i64().unwrap_or_default();
+    let diary = format!("/api/v1/students/{child}/diary?from=2026-11-23&to=2026-11-29");
+    // Both processes have now loaded and kept the parent's grants.
+    assert_eq!(app.get_as(&parent, &diary).await.status, 200);
+    assert_eq!(
+        call_on(other.clone(), get(&parent, &diary)).await.status,
+        200
+    );
+    assert_eq!(app.get_as(&parent, &diary).await.status, 200);
+
+    // Unlinked by hand, past every code path of the server.
+    let mut conn = app.pool().get().unwrap_or_else(|e| panic!("{e}"));
+    let removed = diesel::delete(
+        guardianships::table
+            .filter(guardianships::parent_user_id.eq(parent_id))
+            .filter(guardianships::student_id.eq(child)),
+    )
+    .execute(&mut conn)
+    .unwrap_or_else(|e| panic!("{e}"));
+    drop(conn);
+    assert_eq!(removed, 1);
+    app.get_as(&parent, &diary)
+        .await
+        .assert_problem(404, "not_found");
+    call_on(other.clone(), get(&parent, &diary))
+        .await
+        .assert_problem(404, "not_found");
+
+    // The teacher's roles revoked through the other process.
+    let (teacher, _) = app.tokens("demo-teacher").await;
+    let teacher_id = app.get_as(&teacher, "/api/v1/me").await.json()["id"]
+        .as_i64()
+        .unwrap_or_default();
+    // A child of the demo parent is in the demo teacher's class.
+    let mut pupils_diary = String::new();
+    for child in me["children"].as_array().cloned().unwrap_or_default() {
+        let path = format!(
+            "/api/v1/students/{}/diary?from=2026-11-23&to=2026-11-29",
+            child["id"]
+        );
+        if app.get_as(&teacher, &path).await.status == 200 {
+            pupils_diary = path;
+        }
+    }
+    assert!(
+        !pupils_diary.is_empty(),
+        "the teacher reads a child's diary"
+    );
+    let (admin, _) = app.tokens("demo-admin").await;
+    let school = me["schools"][0]["id"].as_i64().unwrap_or_default();
+    let person_path = format!("/api/v1/schools/{school}/people/{teacher_id}");
+    let person = call_on(other.clone(), get(&admin, &person_path))
+        .await
+        .expect(200)
+        .json();
+    let roles = person["roles"].as_array().cloned().unwrap_or_default();
+    assert_eq!(roles.len(), 2, "{person}");
+    for role in roles {
+        let id = role["id"].as_i64().unwrap_or_default();
+        let revoke = TestRequest::delete()
+            .uri(&format!("{person_path}/roles/{id}"))
+            .insert_header(("Authorization", format!("Bearer {admin}")));
+        assert_eq!(call_on(other.clone(), revoke).await.status, 204);
+    }
+    app.get_as(&teacher, &pupils_diary)
+        .await
+        .assert_problem(403, "forbidden");
 }

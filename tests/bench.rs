@@ -28,6 +28,7 @@ async fn the_benchmark_runs_end_to_end_on_a_tiny_school(backend: Backend) {
     options.warmup = Duration::from_millis(30);
     options.max_requests_per_client = 4;
     options.diary_pace = Some(Duration::from_millis(20));
+    options.grading_pace = Some(Duration::from_millis(20));
     options.progress = false;
     // The loader, the API, the persistence call and the limit all keep the running sums.
     options.verify = true;
@@ -40,8 +41,8 @@ async fn the_benchmark_runs_end_to_end_on_a_tiny_school(backend: Backend) {
     assert_eq!(report.counts.grades, 31 * 15 * 4);
     assert_eq!(report.counts.grade_events, report.counts.grades);
     assert!(report.counts.lessons > 0 && report.counts.attendance_marks > 0);
-    // Grading (3 rows), the diary (3), the ranking (4), the four school reports, the pushes.
-    assert_eq!(report.rows.len(), 15, "{}", report.render());
+    // Grading (4 rows), the diary (3), the ranking (4), the four school reports, the pushes.
+    assert_eq!(report.rows.len(), 16, "{}", report.render());
     for row in &report.rows {
         let m = &row.measurement;
         assert!(
@@ -57,7 +58,7 @@ async fn the_benchmark_runs_end_to_end_on_a_tiny_school(backend: Backend) {
     // running sums with the window function over the raw grades (which agreed on who is
     // ranked, or the run would have stopped).
     assert!(report.rows.iter().filter(|r| r.ratio().is_some()).count() == 6);
-    assert_eq!(report.verdicts.len(), 12);
+    assert_eq!(report.verdicts.len(), 13);
     let rendered = report.render();
     assert!(
         rendered.contains("| scenario | database | requests |"),
@@ -65,6 +66,10 @@ async fn the_benchmark_runs_end_to_end_on_a_tiny_school(backend: Backend) {
     );
     assert!(
         rendered.contains("open the diary week: p99 under 10 ms"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("grade a class at a set rate: API, 2 teachers each every 20 ms"),
         "{rendered}"
     );
     assert!(

@@ -17,6 +17,7 @@ on_both_backends!(
     every_grade_has_its_history_for_whoever_may_read_it,
     a_stale_etag_overwrites_nothing_and_deletion_is_recorded,
     a_locked_term_is_changed_only_by_the_administration_with_a_reason,
+    grades_for_a_lesson_moved_meanwhile_are_refused_whole,
     attendance_is_set_for_the_whole_lesson_idempotently_and_audited,
 );
 
@@ -604,6 +605,48 @@ async fn a_locked_term_is_changed_only_by_the_administration_with_a_reason(backe
     .await;
     teacher_marks.assert_problem(409, "conflict");
 
+    // New grades change the term too: the teacher is refused, the administration needs a
+    // reason, which each new grade's history keeps.
+    let grading = format!("/api/v1/lessons/{}/grades", d.lesson_id());
+    let late = |token: &str, key: &str, reason: Option<&str>| {
+        let mut body = json!({"grades": [
+            {"client_id": key, "student_id": d.students[1], "work_type_id": d.work_type(1), "value": 3}
+        ]});
+        if let Some(reason) = reason {
+            body["reason"] = json!(reason);
+        }
+        TestRequest::default()
+            .method(Method::POST)
+            .uri(&grading)
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .insert_header(("Idempotency-Key", key.to_owned()))
+            .set_json(body)
+    };
+    d.app
+        .call(late(&d.teacher, "late-teacher", Some("забыл")))
+        .await
+        .assert_problem(409, "conflict");
+    let reasonless = d.app.call(late(&admin, "late-reasonless", None)).await;
+    let problem = reasonless.assert_problem(422, "validation_failed");
+    assert_eq!(problem["errors"][0]["field"], "reason");
+    let added = d
+        .app
+        .call(late(&admin, "late-admin", Some("оценка с бумажного листа")))
+        .await
+        .expect(201)
+        .json();
+    let late_id = num(&added["grades"][0]["id"]);
+    let late_history = d
+        .app
+        .get_as(&admin, &format!("/api/v1/grades/{late_id}/history"))
+        .await
+        .json();
+    assert_eq!(late_history["items"][0]["action"], "created");
+    assert_eq!(
+        late_history["items"][0]["reason"],
+        "оценка с бумажного листа"
+    );
+
     let reasonless = json!({"value": 5});
     let refused = send(
         &d.app,
@@ -766,4 +809,72 @@ async fn attendance_is_set_for_the_whole_lesson_idempotently_and_audited(backend
             (d.students[2], Value::Null, json!("sick")),
         ]
     );
+}
+
+/// The handler reads the lesson, checks the grades, then writes them in a transaction that
+/// locks the lesson's row. A lesson moved in between (to another day, perhaps into a locked
+/// term) is noticed under the lock: the grades are refused whole, none is written.
+async fn grades_for_a_lesson_moved_meanwhile_are_refused_whole(backend: Backend) {
+    use persistence::averages::Weighing;
+    use persistence::journal;
+
+    let d = day(backend).await;
+    let mut conn = d.app.pool().get().unwrap_or_else(|e| panic!("{e}"));
+    let read = journal::find_lesson(&mut conn, d.lesson_id()).unwrap_or_else(|e| panic!("{e}"));
+    let weighing = Weighing::load(&mut conn, read.school_id).unwrap_or_else(|e| panic!("{e}"));
+    drop(conn);
+    let moved_to = read.lesson_date + chrono::Days::new(1);
+    let path = format!("/api/v1/lessons/{}", d.lesson_id());
+    let body = json!({"date": moved_to});
+    let moved = send(&d.app, &d.teacher, Method::PATCH, &path, None, Some(&body)).await;
+    assert_eq!(
+        moved.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&moved.body)
+    );
+
+    let mut conn = d.app.pool().get().unwrap_or_else(|e| panic!("{e}"));
+    let grades: Vec<journal::NewGrade> = d.students[..2]
+        .iter()
+        .enumerate()
+        .map(|(i, s)| journal::NewGrade {
+            student: domain::StudentId(*s),
+            work_type: d.work_type(1),
+            scale: d.scale("points"),
+            value: "5".into(),
+            comment: None,
+            client_id: format!("stale-{i}"),
+        })
+        .collect();
+    let teacher = domain::UserId(num(&read_me(&d).await["id"]));
+    let outcome = journal::give_grades(
+        &mut conn,
+        &read,
+        journal::Actor::Person(teacher),
+        &journal::GradeRequest {
+            idempotency: &journal::Idempotency {
+                key: "stale".into(),
+                request_hash: "stale".into(),
+            },
+            grades: &grades,
+            weighing: &weighing,
+            reason: None,
+        },
+        chrono::Utc::now().naive_utc(),
+        &|_| journal::StoredAnswer {
+            status: 201,
+            body: String::new(),
+        },
+    );
+    drop(conn);
+    assert!(
+        matches!(outcome, Err(persistence::PersistenceError::Conflict(_))),
+        "{outcome:?}"
+    );
+    assert!(d.stored_grades().await.is_empty(), "nothing is written");
+}
+
+async fn read_me(d: &Day) -> Value {
+    d.app.get_as(&d.teacher, "/api/v1/me").await.json()
 }

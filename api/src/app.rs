@@ -33,6 +33,8 @@ pub struct AppState {
     /// Rung after every write that may have queued notifications: wakes this process's
     /// dispatcher at once (see [`crate::push`]).
     pub outbox: Arc<tokio::sync::Notify>,
+    /// People's grants by the version the database gives them (see [`crate::auth::grants`]).
+    pub grants: Arc<crate::auth::GrantsCache>,
 }
 
 impl AppState {
@@ -60,6 +62,7 @@ impl AppState {
             login_throttle: Arc::new(login_throttle),
             write_turn: Arc::new(crate::write_queue::WriteQueue::new(writers)),
             rankings: Arc::default(),
+            grants: Arc::default(),
             outbox: Arc::new(tokio::sync::Notify::new()),
         }
     }

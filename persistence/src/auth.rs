@@ -204,6 +204,28 @@ pub fn revoke_session(
     Ok(conn.transaction(|conn| revoke(conn, session, reason, now))? > 0)
 }
 
+/// The version of the person's grants (`users.grants_version`, moved on by the database with
+/// every change to their roles, teaching, children or own student record) if the session is
+/// theirs and not revoked; `None` otherwise. One indexed read for both questions a request
+/// asks, so a server may keep the grants of a version in memory.
+///
+/// # Errors
+/// A database failure.
+pub fn session_grants_version(
+    conn: &mut DbConnection,
+    session: i64,
+    user: UserId,
+) -> Result<Option<i64>> {
+    Ok(sessions::table
+        .inner_join(users::table.on(users::id.eq(sessions::user_id)))
+        .filter(sessions::id.eq(session))
+        .filter(sessions::user_id.eq(user.get()))
+        .filter(sessions::revoked_at.is_null())
+        .select(users::grants_version)
+        .first(conn)
+        .optional()?)
+}
+
 /// Whether `session` belongs to `user` and is not revoked: checked on every authenticated request,
 /// so logout and token-reuse revocation take effect at once, not when access tokens expire.
 ///

@@ -23,6 +23,61 @@ use crate::{DbConnection, PersistenceError, Result};
 /// Where a contribution goes.
 pub type SumsKey = (i64, i64, i64);
 
+/// What a school's grades weigh (its work types' weights) and which of its scales are
+/// averaged (the default points scale). Work types and scales are only ever added, never
+/// changed or removed, so what a handler read to check a request still holds when it writes.
+#[derive(Debug, Clone, Default)]
+pub struct Weighing {
+    weights: HashMap<i64, i64>,
+    averaged: HashSet<i64>,
+}
+
+impl Weighing {
+    /// From the school's scales and work types as read.
+    #[must_use]
+    pub fn of(
+        scales: &[crate::journal::ScaleRow],
+        work_types: &[crate::journal::WorkType],
+    ) -> Self {
+        Self {
+            weights: work_types
+                .iter()
+                .map(|w| (w.id, i64::from(w.weight)))
+                .collect(),
+            averaged: scales
+                .iter()
+                .filter(|s| {
+                    s.is_default && matches!(s.scale, domain::grading::Scale::Points { .. })
+                })
+                .map(|s| s.id)
+                .collect(),
+        }
+    }
+
+    /// The school's, read now: two queries.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub fn load(conn: &mut DbConnection, school: i64) -> Result<Self> {
+        let weights = work_types::table
+            .filter(work_types::school_id.eq(school))
+            .select((work_types::id, work_types::weight))
+            .load::<(i64, i16)>(conn)?
+            .into_iter()
+            .map(|(id, w)| (id, i64::from(w)))
+            .collect();
+        let averaged = grade_scales::table
+            .filter(grade_scales::school_id.eq(school))
+            .filter(grade_scales::kind.eq("points"))
+            .filter(grade_scales::is_default.eq(1_i16))
+            .select(grade_scales::id)
+            .load::<i64>(conn)?
+            .into_iter()
+            .collect();
+        Ok(Self { weights, averaged })
+    }
+}
+
 /// What the grades of one lesson contribute to: the lesson's term, the school's work type
 /// weights and which scales are averaged.
 #[derive(Debug, Clone)]
@@ -41,27 +96,23 @@ fn term_of(conn: &mut DbConnection, school: i64, date: NaiveDate) -> Result<Opti
 impl LessonSums {
     /// For the lesson as dated on `date`.
     pub(crate) fn load(conn: &mut DbConnection, lesson: &Lesson, date: NaiveDate) -> Result<Self> {
-        let weights = work_types::table
-            .filter(work_types::school_id.eq(lesson.school_id))
-            .select((work_types::id, work_types::weight))
-            .load::<(i64, i16)>(conn)?
-            .into_iter()
-            .map(|(id, w)| (id, i64::from(w)))
-            .collect();
-        let averaged = grade_scales::table
-            .filter(grade_scales::school_id.eq(lesson.school_id))
-            .filter(grade_scales::kind.eq("points"))
-            .filter(grade_scales::is_default.eq(1_i16))
-            .select(grade_scales::id)
-            .load::<i64>(conn)?
-            .into_iter()
-            .collect();
+        let weighing = Weighing::load(conn, lesson.school_id)?;
+        Self::weighed(conn, lesson, date, weighing)
+    }
+
+    /// For the lesson as dated on `date`, with the school's weighing already read.
+    pub(crate) fn weighed(
+        conn: &mut DbConnection,
+        lesson: &Lesson,
+        date: NaiveDate,
+        weighing: Weighing,
+    ) -> Result<Self> {
         Ok(Self {
             school: lesson.school_id,
             subject: lesson.subject_id,
             term: term_of(conn, lesson.school_id, date)?,
-            weights,
-            averaged,
+            weights: weighing.weights,
+            averaged: weighing.averaged,
         })
     }
 

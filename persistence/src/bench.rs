@@ -18,6 +18,7 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Weekday};
 use diesel::prelude::*;
 use domain::{ClassId, ClassLabel, DateRange, Name, SchoolId, StudentId, SubjectId, TermDates};
 
+use crate::journal::coalesce;
 use crate::people::{self, NewStudent, NewUser, Role, RoleScope};
 use crate::schema::{
     attendance_marks, grade_events, grade_scales, grades, idempotency_records, lessons, work_types,
@@ -689,14 +690,6 @@ fn add_grading_lessons(
         }
     }
     Ok(())
-}
-
-diesel::define_sql_function! {
-    /// SQL's `COALESCE` of two timestamps.
-    fn coalesce(
-        x: diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
-        y: diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
-    ) -> diesel::sql_types::Nullable<diesel::sql_types::Timestamp>;
 }
 
 /// One grade of a [`write_graded_lesson`], on a points scale.

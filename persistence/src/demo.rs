@@ -451,22 +451,27 @@ impl DemoTimetable {
             if n % 2 == 1 {
                 continue;
             }
+            let weighing = crate::averages::Weighing::load(conn, lesson.school_id)?;
             journal::give_grades(
                 conn,
                 &lesson,
                 By::Person(teacher),
-                &Idempotency {
-                    key: format!("demo-{id}"),
-                    request_hash: String::new(),
+                &journal::GradeRequest {
+                    idempotency: &Idempotency {
+                        key: format!("demo-{id}"),
+                        request_hash: String::new(),
+                    },
+                    grades: &[NewGrade {
+                        student,
+                        work_type,
+                        scale,
+                        value: if n % 4 == 0 { "5" } else { "4" }.to_owned(),
+                        comment: None,
+                        client_id: format!("demo-{id}"),
+                    }],
+                    weighing: &weighing,
+                    reason: None,
                 },
-                &[NewGrade {
-                    student,
-                    work_type,
-                    scale,
-                    value: if n % 4 == 0 { "5" } else { "4" }.to_owned(),
-                    comment: None,
-                    client_id: format!("demo-{id}"),
-                }],
                 now,
                 &|_| StoredAnswer {
                     status: 201,

@@ -278,6 +278,37 @@ pub fn insert_lesson(conn: &mut DbConnection, new: &NewLesson<'_>) -> Result<Les
     find_lesson(conn, id)
 }
 
+/// The lesson, with where it lies for the access rules (its class's school and municipality
+/// and its subject), in one query; `None` for an unknown lesson.
+///
+/// # Errors
+/// On a database failure.
+pub fn lesson_with_ref(
+    conn: &mut DbConnection,
+    id: i64,
+) -> Result<Option<(domain::access::LessonRef, Lesson)>> {
+    use crate::schema::schools;
+    let found: Option<(Lesson, i64)> = lessons::table
+        .inner_join(schools::table.on(schools::id.eq(lessons::school_id)))
+        .filter(lessons::id.eq(id))
+        .select((Lesson::as_select(), schools::municipality_id))
+        .first(conn)
+        .optional()?;
+    Ok(found.map(|(lesson, municipality)| {
+        let at = domain::access::LessonRef {
+            class: domain::access::ClassRef {
+                id: ClassId(lesson.class_id),
+                school: domain::access::SchoolRef {
+                    school: SchoolId(lesson.school_id),
+                    municipality: domain::MunicipalityId(municipality),
+                },
+            },
+            subject: SubjectId(lesson.subject_id),
+        };
+        (at, lesson)
+    }))
+}
+
 /// # Errors
 /// [`PersistenceError::NotFound`] for an unknown lesson.
 pub fn find_lesson(conn: &mut DbConnection, id: i64) -> Result<Lesson> {
@@ -403,6 +434,28 @@ pub(crate) fn lock_lesson(conn: &mut DbConnection, lesson: i64) -> QueryResult<u
         .execute(conn)
 }
 
+diesel::define_sql_function! {
+    /// SQL's `COALESCE` of two timestamps.
+    fn coalesce(
+        x: diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
+        y: diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
+    ) -> diesel::sql_types::Nullable<diesel::sql_types::Timestamp>;
+}
+
+/// Locks the lesson's row for the transaction and records when anything was first entered
+/// for it (the "online journal" indicator), in one statement, returning the lesson as it is
+/// now.
+fn lock_for_entry(conn: &mut DbConnection, lesson: i64, at: NaiveDateTime) -> Result<Lesson> {
+    on_backend!(
+        conn,
+        get_result,
+        diesel::update(lessons::table.filter(lessons::id.eq(lesson)))
+            .set(lessons::first_entry_at.eq(coalesce(lessons::first_entry_at, Some(at))))
+            .returning(Lesson::as_returning())
+    )
+    .map_err(Into::into)
+}
+
 /// Records when anything was first entered for a lesson (the "online journal" indicator).
 pub(crate) fn mark_first_entry(
     conn: &mut DbConnection,
@@ -455,7 +508,7 @@ pub fn stored_answer(
 fn insert_grades(
     conn: &mut DbConnection,
     lesson: &Lesson,
-    actor: Actor,
+    (actor, reason): (Actor, Option<&str>),
     new: &[NewGrade],
     at: NaiveDateTime,
 ) -> Result<Vec<Grade>> {
@@ -481,17 +534,14 @@ fn insert_grades(
             )
         })
         .collect();
-    on_backend!(
+    let inserted: Vec<Grade> = on_backend!(
         conn,
-        execute,
-        diesel::insert_into(grades::table).values(&rows)
+        get_results,
+        diesel::insert_into(grades::table)
+            .values(&rows)
+            .returning(Grade::as_returning())
     )?;
-    let client_ids: Vec<&str> = new.iter().map(|g| g.client_id.as_str()).collect();
-    let mut stored: std::collections::HashMap<String, Grade> = grades::table
-        .filter(grades::lesson_id.eq(lesson.id))
-        .filter(grades::client_id.eq_any(&client_ids))
-        .select(Grade::as_select())
-        .load::<Grade>(conn)?
+    let mut stored: std::collections::HashMap<String, Grade> = inserted
         .into_iter()
         .map(|g| (g.client_id.clone(), g))
         .collect();
@@ -516,6 +566,7 @@ fn insert_grades(
                 grade_events::new_comment.eq(&grade.comment),
                 grade_events::actor_user_id.eq(user),
                 grade_events::actor_client_id.eq(client),
+                grade_events::reason.eq(reason),
                 grade_events::occurred_at.eq(at),
             )
         })
@@ -528,35 +579,69 @@ fn insert_grades(
     Ok(written)
 }
 
+/// Checked grades to give a lesson, under an idempotency key.
+#[derive(Debug, Clone, Copy)]
+pub struct GradeRequest<'a> {
+    pub idempotency: &'a Idempotency,
+    pub grades: &'a [NewGrade],
+    /// The school's work type weights and averaged scales, as read to check the grades.
+    pub weighing: &'a crate::averages::Weighing,
+    /// Why, kept in each grade's `created` event (a locked term needs one).
+    pub reason: Option<&'a str>,
+}
+
 /// Gives a lesson's grades, all or none, with one `created` history event each, marks the
 /// lesson's first entry, and stores the answer `respond` builds under the idempotency key, in
-/// one transaction. A key seen before answers with its first answer instead (or
+/// one transaction. `weighing` is the school's, as read to check the grades (see
+/// [`crate::averages::Weighing`]). A key seen before answers with its first answer instead (or
 /// [`Graded::KeyReused`] for another request); of two concurrent requests with one key, one
 /// writes and the other replays.
 ///
 /// # Errors
 /// [`PersistenceError::Conflict`] when a client id was used in this lesson by another
-/// request; on a database failure. Nothing is written then.
+/// request, or the lesson was moved to another day, class or subject since `lesson` was read;
+/// on a database failure. Nothing is written then.
 pub fn give_grades(
     conn: &mut DbConnection,
     lesson: &Lesson,
     actor: Actor,
-    idempotency: &Idempotency,
-    new: &[NewGrade],
+    request: &GradeRequest<'_>,
     at: NaiveDateTime,
     respond: &dyn Fn(&[Grade]) -> StoredAnswer,
 ) -> Result<Graded> {
+    let GradeRequest {
+        idempotency,
+        grades: new,
+        weighing,
+        reason,
+    } = *request;
     let attempt = |conn: &mut DbConnection| -> Result<Graded> {
         conn.transaction(|conn| {
-            lock_lesson(conn, lesson.id)?;
+            let now = lock_for_entry(conn, lesson.id, at)?;
+            if (now.lesson_date, now.class_id, now.subject_id, now.group_id)
+                != (
+                    lesson.lesson_date,
+                    lesson.class_id,
+                    lesson.subject_id,
+                    lesson.group_id,
+                )
+            {
+                return Err(PersistenceError::Conflict(
+                    "the lesson was moved meanwhile: check it and send the grades again".into(),
+                ));
+            }
             if let Some(stored) = stored_answer(conn, actor, idempotency)? {
                 return Ok(stored);
             }
-            let sums = crate::averages::LessonSums::load(conn, lesson, lesson.lesson_date)?;
-            let written = insert_grades(conn, lesson, actor, new, at)?;
+            let sums = crate::averages::LessonSums::weighed(
+                conn,
+                lesson,
+                lesson.lesson_date,
+                weighing.clone(),
+            )?;
+            let written = insert_grades(conn, lesson, (actor, reason), new, at)?;
             sums.add_all(conn, &written)?;
             crate::notifications::enqueue_grades_created(conn, lesson, &written, at)?;
-            mark_first_entry(conn, lesson.id, at)?;
             let answer = respond(&written);
             diesel::insert_into(idempotency_records::table)
                 .values((

@@ -72,6 +72,7 @@ diesel::table! {
         activated_at -> Nullable<Timestamp>,
         last_login_at -> Nullable<Timestamp>,
         language -> Text,
+        grants_version -> BigInt,
     }
 }
 

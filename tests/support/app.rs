@@ -222,20 +222,35 @@ impl TestApp {
     }
 
     pub async fn call(&self, request: test::TestRequest) -> Reply {
-        let app = test::init_service(build_app(self.state.clone())).await;
-        let response = test::call_service(&app, request.to_request()).await;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = test::read_body(response).await;
-        Reply {
-            status,
-            headers,
-            body,
+        call_on(self.state.clone(), request).await
+    }
+
+    /// This app's state as a second server process over the same database would have it: the
+    /// same configuration and keys, but nothing kept in memory.
+    pub fn another_process(&self) -> AppState {
+        AppState {
+            grants: std::sync::Arc::default(),
+            rankings: std::sync::Arc::default(),
+            ..self.state.clone()
         }
     }
 
     pub async fn get(&self, path: &str) -> Reply {
         self.call(test::TestRequest::get().uri(path)).await
+    }
+}
+
+/// A request served by the app over `state`.
+pub async fn call_on(state: AppState, request: test::TestRequest) -> Reply {
+    let app = test::init_service(build_app(state)).await;
+    let response = test::call_service(&app, request.to_request()).await;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = test::read_body(response).await;
+    Reply {
+        status,
+        headers,
+        body,
     }
 }
 

@@ -3,6 +3,7 @@
 //! caller.
 
 pub mod credentials;
+pub mod grants;
 pub mod keys;
 pub mod throttle;
 pub mod tokens;
@@ -15,6 +16,7 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
 use domain::access::{Decision, Principal, Scope};
 use domain::{IntegratorId, UserId};
 
+pub use grants::GrantsCache;
 pub use keys::KeySet;
 pub use throttle::LoginThrottle;
 pub use tokens::{Claims, Subject, TokenIssuer};
@@ -123,15 +125,23 @@ impl FromRequest for Caller {
         Box::pin(async move {
             let (state, subject) = verified?;
             let pool = state.pool.clone();
+            let grants = std::sync::Arc::clone(&state.grants);
             let principal = web::block(move || -> Result<Option<Principal>, ApiError> {
                 let mut conn = pool.get().map_err(persistence::PersistenceError::from)?;
                 match subject {
                     Subject::Person { user, session } => {
                         let user = UserId(user);
-                        if !persistence::auth::session_active(&mut conn, session, user)? {
+                        let Some(version) =
+                            persistence::auth::session_grants_version(&mut conn, session, user)?
+                        else {
                             return Ok(None);
+                        };
+                        if let Some(principal) = grants.get(user, version) {
+                            return Ok(Some(principal));
                         }
-                        Ok(Some(persistence::access::person(&mut conn, user)?))
+                        let principal = persistence::access::person(&mut conn, user)?;
+                        grants.keep(user, version, &principal);
+                        Ok(Some(principal))
                     }
                     Subject::Integrator { client, scope } => {
                         let Some(grant) =

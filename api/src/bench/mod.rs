@@ -23,6 +23,7 @@ use actix_web::HttpServer;
 use actix_web::dev::ServerHandle;
 use chrono::{NaiveDate, Utc};
 use domain::UserId;
+use persistence::averages::Weighing;
 use persistence::bench::{
     DirectGrade, DirectGrading, LoadedCounts, LoadedSchool, SchoolSpec, ScratchDatabase,
 };
@@ -96,6 +97,9 @@ pub struct Options {
     /// Also open the diary at a chosen rate: each parent once per this period (an open loop,
     /// for latency below saturation); `None` leaves that row out.
     pub diary_pace: Option<Duration>,
+    /// Also grade at a chosen rate: each teacher one class per this period (an open loop, for
+    /// the latency a teacher sees below saturation); `None` leaves that row out.
+    pub grading_pace: Option<Duration>,
     /// Progress lines on standard error.
     pub progress: bool,
     /// Afterwards, check that the running sums of averages match the grades (all of them: slow
@@ -167,6 +171,7 @@ impl Options {
             workers: None,
             diary_week: (date(DIARY_WEEK.0)?, date(DIARY_WEEK.1)?),
             diary_pace: Some(Duration::from_millis(250)),
+            grading_pace: Some(Duration::from_millis(250)),
             progress: true,
             verify: false,
             scenarios: Scenario::all(),
@@ -315,6 +320,7 @@ async fn measure_journal(bench: &BenchSchool, options: &Options) -> Result<Vec<R
 
 /// The scenario names, which the verdicts look rows up by.
 const GRADE_API: &str = "grade a class: API";
+const GRADE_PACED: &str = "grade a class at a set rate: API";
 const GRADE_CALL: &str = "grade a class: persistence call, no HTTP";
 const GRADE_LIMIT: &str = "grade a class: direct writes (limit)";
 const DIARY_API: &str = "open the diary week: API";
@@ -380,6 +386,14 @@ fn verdicts(rows: &[Row]) -> Vec<Verdict> {
             target: format!("{}: p99 under 1 s", row.scenario),
             measured: format!("{p99:.1} ms"),
             met: p99 < 1000.0 && row.measurement.errors == 0,
+        });
+    }
+    if let Some(row) = find(GRADE_PACED) {
+        let p99 = row.measurement.p99_ms();
+        out.push(Verdict {
+            target: format!("{}: p99 under 50 ms", row.scenario),
+            measured: format!("{p99:.1} ms at {:.0} classes/s", row.measurement.rps()),
+            met: p99 < 50.0 && row.measurement.errors == 0,
         });
     }
     if let Some(row) = find(DIARY_PACED) {
@@ -817,12 +831,18 @@ fn persistence_calls<'a>(
                     .unwrap_or_default(),
                 };
                 let mut conn = pool.get().map_err(|e| e.to_string())?;
+                let weighing =
+                    Weighing::load(&mut conn, stored.school_id).map_err(|e| e.to_string())?;
                 journal::give_grades(
                     &mut conn,
                     stored,
                     Actor::Person(grader.user),
-                    &idempotency,
-                    &grades,
+                    &journal::GradeRequest {
+                        idempotency: &idempotency,
+                        grades: &grades,
+                        weighing: &weighing,
+                        reason: None,
+                    },
                     Utc::now().naive_utc(),
                     &respond,
                 )
@@ -880,6 +900,34 @@ pub async fn grade_a_class(bench: &BenchSchool, options: &Options) -> Result<Vec
     )
     .await?;
 
+    let paced = match options.grading_pace {
+        Some(pace) => {
+            options.say(&format!(
+                "grade a class: API, {teachers} teachers, each every {} ms",
+                pace.as_millis()
+            ));
+            let budget = Budget {
+                pace: Some(pace),
+                ..options.budget(options.measure)
+            };
+            let m = load::http(
+                bench.addr,
+                grading_requests(&graders, "paced", work_type),
+                budget,
+            )
+            .await?;
+            Some(Row::new(
+                format!(
+                    "{GRADE_PACED}, {teachers} teachers each every {} ms",
+                    pace.as_millis()
+                ),
+                &database,
+                m,
+            ))
+        }
+        None => None,
+    };
+
     options.say(&format!("grade a class: direct writes, {teachers} threads"));
     let _ = load::threads(
         direct_writes(bench, &graders, "warm-direct", (work_type, weight)),
@@ -914,15 +962,18 @@ pub async fn grade_a_class(bench: &BenchSchool, options: &Options) -> Result<Vec
         options.budget(options.measure),
     );
 
-    Ok(vec![
-        Row::new(format!("{GRADE_API}, {teachers} teachers"), &database, api).against(&limit),
+    let mut rows =
+        vec![Row::new(format!("{GRADE_API}, {teachers} teachers"), &database, api).against(&limit)];
+    rows.extend(paced);
+    rows.extend([
         Row::new(format!("{GRADE_CALL}, {teachers} threads"), &database, call).against(&limit),
         Row::new(
             format!("{GRADE_LIMIT}, {teachers} threads"),
             &database,
             limit,
         ),
-    ])
+    ]);
+    Ok(rows)
 }
 
 /// The diary's path for a student and a week.

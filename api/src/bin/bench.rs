@@ -57,6 +57,10 @@ struct Args {
     /// (0: leave that row out).
     #[arg(long, default_value_t = 250)]
     diary_pace_ms: u64,
+    /// Also grade at a set rate, each teacher one class per this many milliseconds (0: leave
+    /// that row out).
+    #[arg(long, default_value_t = 250)]
+    grading_pace_ms: u64,
     /// Connections in the server's pool (default: the server's default).
     #[arg(long)]
     pool_size: Option<u32>,
@@ -106,6 +110,8 @@ fn options(args: Args) -> Result<Options, String> {
     options.warmup = seconds(args.warmup_seconds, "warmup-seconds")?;
     options.diary_pace =
         (args.diary_pace_ms > 0).then(|| Duration::from_millis(args.diary_pace_ms));
+    options.grading_pace =
+        (args.grading_pace_ms > 0).then(|| Duration::from_millis(args.grading_pace_ms));
     options.pool_size = args.pool_size;
     options.workers = args.workers;
     options.progress = !args.quiet;

@@ -9,6 +9,7 @@ use domain::access::{self, LessonEntry, LessonRef, Operation, Record};
 use domain::grading::RawValue;
 use domain::{ClassId, SchoolId, StudentId, SubjectId, UserId};
 use persistence::DbConnection;
+use persistence::averages::Weighing;
 use persistence::journal::{self, Actor, Graded, Idempotency, NewGrade, NewLesson, StoredAnswer};
 use persistence::people::Role;
 use serde::{Deserialize, Serialize};
@@ -247,7 +248,7 @@ pub(crate) fn writable_lesson(
     id: i64,
     entry: LessonEntry,
 ) -> Result<(LessonRef, journal::Lesson), ApiError> {
-    let Some(found) = persistence::access::lesson(conn, id)? else {
+    let Some((found, lesson)) = journal::lesson_with_ref(conn, id)? else {
         enforce(access::when_missing(
             &caller.principal,
             Operation::WriteLesson(entry),
@@ -255,7 +256,7 @@ pub(crate) fn writable_lesson(
         return Err(ApiError::NotFound);
     };
     enforce(access::write_lesson(&caller.principal, &found, entry))?;
-    Ok((found, journal::find_lesson(conn, id)?))
+    Ok((found, lesson))
 }
 
 /// Add a lesson
@@ -459,6 +460,12 @@ pub struct GradeClassRequest {
     )]
     #[schema(min_items = 1, max_items = 200)]
     pub grades: Vec<GradeEntry>,
+    /// Why: kept in each grade's history; required in a locked term, where only the school's
+    /// administration may add grades.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(length(min = 1, max = 500, message = "must be 1 to 500 characters"))]
+    #[schema(min_length = 1, max_length = 500)]
+    pub reason: Option<String>,
 }
 
 /// The grades given.
@@ -494,7 +501,7 @@ fn check_entries(
     conn: &mut DbConnection,
     lesson: &journal::Lesson,
     request: &GradeClassRequest,
-) -> Result<Vec<NewGrade>, ApiError> {
+) -> Result<(Vec<NewGrade>, Weighing), ApiError> {
     let school = SchoolId(lesson.school_id);
     let scales = journal::scales(conn, school)?;
     let work_types = journal::work_types(conn, school)?;
@@ -558,7 +565,7 @@ fn check_entries(
         }
     }
     if errors.is_empty() {
-        Ok(out)
+        Ok((out, Weighing::of(&scales, &work_types)))
     } else {
         Err(ApiError::Validation(errors))
     }
@@ -611,7 +618,7 @@ pub async fn grade_lesson(
         request_hash: sha256_hex(&format!("POST /lessons/{id}/grades\n{canonical}")),
     };
     let outcome = db_write(&state, move |conn| {
-        let (_, lesson) = writable_lesson(conn, &caller, id, LessonEntry::Grades)?;
+        let (lesson_ref, lesson) = writable_lesson(conn, &caller, id, LessonEntry::Grades)?;
         let actor = match &caller.principal {
             domain::access::Principal::Person { user, .. } => Actor::Person(*user),
             domain::access::Principal::Integrator { client, .. } => Actor::Integrator(*client),
@@ -630,13 +637,24 @@ pub async fn grade_lesson(
         if let Some(stored) = journal::stored_answer(conn, actor, &idempotency)? {
             return Ok(stored);
         }
-        let entries = check_entries(conn, &lesson, &request)?;
+        let (entries, weighing) = check_entries(conn, &lesson, &request)?;
+        unless_locked(
+            conn,
+            &caller,
+            &lesson_ref,
+            &lesson,
+            request.reason.as_deref(),
+        )?;
         Ok(journal::give_grades(
             conn,
             &lesson,
             actor,
-            &idempotency,
-            &entries,
+            &journal::GradeRequest {
+                idempotency: &idempotency,
+                grades: &entries,
+                weighing: &weighing,
+                reason: request.reason.as_deref(),
+            },
             Utc::now().naive_utc(),
             &respond,
         )?)

@@ -1,0 +1,13 @@
+DROP TRIGGER role_assignments_grants_inserted;
+DROP TRIGGER role_assignments_grants_updated;
+DROP TRIGGER role_assignments_grants_deleted;
+DROP TRIGGER teaching_assignments_grants_inserted;
+DROP TRIGGER teaching_assignments_grants_updated;
+DROP TRIGGER teaching_assignments_grants_deleted;
+DROP TRIGGER guardianships_grants_inserted;
+DROP TRIGGER guardianships_grants_updated;
+DROP TRIGGER guardianships_grants_deleted;
+DROP TRIGGER students_grants_inserted;
+DROP TRIGGER students_grants_updated;
+DROP TRIGGER students_grants_deleted;
+ALTER TABLE users DROP COLUMN grants_version;
