@@ -18,6 +18,7 @@ on_both_backends!(
     a_stale_etag_overwrites_nothing_and_deletion_is_recorded,
     a_locked_term_is_changed_only_by_the_administration_with_a_reason,
     grades_for_a_lesson_moved_meanwhile_are_refused_whole,
+    a_work_type_added_after_grading_began_is_graded_with_at_once,
     attendance_is_set_for_the_whole_lesson_idempotently_and_audited,
 );
 
@@ -877,4 +878,38 @@ async fn grades_for_a_lesson_moved_meanwhile_are_refused_whole(backend: Backend)
 
 async fn read_me(d: &Day) -> Value {
     d.app.get_as(&d.teacher, "/api/v1/me").await.json()
+}
+
+/// The server keeps each school's scales and work types once read; one added since is found
+/// by the next request that names it.
+async fn a_work_type_added_after_grading_began_is_graded_with_at_once(backend: Backend) {
+    let d = day(backend).await;
+    let first = json!({"grades": [
+        {"client_id": "before", "student_id": d.students[0], "work_type_id": d.work_type(1), "value": 4}
+    ]});
+    let _ = d.grade(Some("before"), &first).await.expect(201);
+    let (admin, _) = d.app.tokens("demo-admin").await;
+    let school = num(&d.lesson["school_id"]);
+    let added = d
+        .app
+        .post_as(
+            &admin,
+            &format!("/api/v1/schools/{school}/work-types"),
+            &json!({"name": "Проект", "weight": 4}),
+        )
+        .await
+        .expect(201)
+        .json();
+    let project = num(&added["id"]);
+    let second = json!({"grades": [
+        {"client_id": "after", "student_id": d.students[0], "work_type_id": project, "value": 5}
+    ]});
+    let graded = d.grade(Some("after"), &second).await.expect(201).json();
+    assert_eq!(graded["grades"][0]["work_type_id"], project);
+    let unknown = json!({"grades": [
+        {"client_id": "unknown", "student_id": d.students[0], "work_type_id": project + 1000, "value": 5}
+    ]});
+    let refused = d.grade(Some("unknown"), &unknown).await;
+    let problem = refused.assert_problem(422, "validation_failed");
+    assert_eq!(problem["errors"][0]["field"], "grades[0].work_type_id");
 }

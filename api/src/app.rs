@@ -35,6 +35,8 @@ pub struct AppState {
     pub outbox: Arc<tokio::sync::Notify>,
     /// People's grants by the version the database gives them (see [`crate::auth::grants`]).
     pub grants: Arc<crate::auth::GrantsCache>,
+    /// Schools' scales and work types (only ever added), as this process last read them.
+    pub grading: Arc<crate::routes::journal::GradingSetups>,
 }
 
 impl AppState {
@@ -63,6 +65,7 @@ impl AppState {
             write_turn: Arc::new(crate::write_queue::WriteQueue::new(writers)),
             rankings: Arc::default(),
             grants: Arc::default(),
+            grading: Arc::default(),
             outbox: Arc::new(tokio::sync::Notify::new()),
         }
     }

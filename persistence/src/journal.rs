@@ -279,22 +279,33 @@ pub fn insert_lesson(conn: &mut DbConnection, new: &NewLesson<'_>) -> Result<Les
 }
 
 /// The lesson, with where it lies for the access rules (its class's school and municipality
-/// and its subject), in one query; `None` for an unknown lesson.
+/// and its subject) and whether its day's term is locked, in one query; `None` for an unknown
+/// lesson.
 ///
 /// # Errors
 /// On a database failure.
 pub fn lesson_with_ref(
     conn: &mut DbConnection,
     id: i64,
-) -> Result<Option<(domain::access::LessonRef, Lesson)>> {
-    use crate::schema::schools;
-    let found: Option<(Lesson, i64)> = lessons::table
+) -> Result<Option<(domain::access::LessonRef, Lesson, bool)>> {
+    use crate::schema::{schools, terms};
+    let found: Option<(Lesson, i64, Option<NaiveDateTime>)> = lessons::table
         .inner_join(schools::table.on(schools::id.eq(lessons::school_id)))
+        .left_join(
+            terms::table.on(terms::school_id
+                .eq(lessons::school_id)
+                .and(terms::starts_on.le(lessons::lesson_date))
+                .and(terms::ends_on.ge(lessons::lesson_date))),
+        )
         .filter(lessons::id.eq(id))
-        .select((Lesson::as_select(), schools::municipality_id))
+        .select((
+            Lesson::as_select(),
+            schools::municipality_id,
+            terms::locked_at.nullable(),
+        ))
         .first(conn)
         .optional()?;
-    Ok(found.map(|(lesson, municipality)| {
+    Ok(found.map(|(lesson, municipality, term_locked)| {
         let at = domain::access::LessonRef {
             class: domain::access::ClassRef {
                 id: ClassId(lesson.class_id),
@@ -305,7 +316,7 @@ pub fn lesson_with_ref(
             },
             subject: SubjectId(lesson.subject_id),
         };
-        (at, lesson)
+        (at, lesson, term_locked.is_some())
     }))
 }
 
@@ -630,9 +641,10 @@ pub fn give_grades(
                     "the lesson was moved meanwhile: check it and send the grades again".into(),
                 ));
             }
-            if let Some(stored) = stored_answer(conn, actor, idempotency)? {
-                return Ok(stored);
-            }
+            // A request with this key that committed since the caller looked (a retry sent
+            // while the first was still on its way) wrote the same client ids or the same
+            // key: its grades or its record refuse these as a conflict, and the stored answer
+            // is given below.
             let sums = crate::averages::LessonSums::weighed(
                 conn,
                 lesson,

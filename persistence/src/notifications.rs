@@ -334,41 +334,27 @@ pub struct Payload {
 /// The people who get pushes about a student: their active guardians and the student's own
 /// account, each with the devices of the family app under a live session.
 fn recipients(conn: &mut DbConnection, students_: &BTreeSet<i64>) -> Result<Vec<(i64, i64, i64)>> {
-    let mut people: BTreeSet<(i64, i64)> = guardianships::table
+    // One statement: the parents' devices and the students' own, each a live family-app
+    // device of a session not revoked.
+    let live = devices::active
+        .eq(1_i16)
+        .and(devices::app.eq(FAMILY_APP))
+        .and(sessions::revoked_at.is_null());
+    let parents = guardianships::table
+        .inner_join(devices::table.on(devices::user_id.eq(guardianships::parent_user_id)))
+        .inner_join(sessions::table.on(sessions::id.eq(devices::session_id)))
         .filter(guardianships::student_id.eq_any(students_))
-        .select((guardianships::student_id, guardianships::parent_user_id))
-        .load::<(i64, i64)>(conn)?
-        .into_iter()
-        .collect();
-    let own: Vec<(i64, Option<i64>)> = students::table
+        .filter(live)
+        .select((guardianships::student_id, devices::user_id, devices::id));
+    let own = students::table
+        .inner_join(devices::table.on(students::user_id.eq(devices::user_id.nullable())))
+        .inner_join(sessions::table.on(sessions::id.eq(devices::session_id)))
         .filter(students::id.eq_any(students_))
-        .select((students::id, students::user_id))
-        .load(conn)?;
-    people.extend(own.into_iter().filter_map(|(s, u)| u.map(|u| (s, u))));
-    let users: BTreeSet<i64> = people.iter().map(|(_, u)| *u).collect();
-    let mut by_user: HashMap<i64, Vec<i64>> = HashMap::new();
-    let found: Vec<(i64, i64)> = devices::table
-        .inner_join(sessions::table)
-        .filter(devices::user_id.eq_any(&users))
-        .filter(devices::active.eq(1_i16))
-        .filter(devices::app.eq(FAMILY_APP))
-        .filter(sessions::revoked_at.is_null())
-        .select((devices::user_id, devices::id))
-        .order(devices::id.asc())
-        .load(conn)?;
-    for (user, device) in found {
-        by_user.entry(user).or_default().push(device);
-    }
-    Ok(people
-        .into_iter()
-        .flat_map(|(student, user)| {
-            by_user
-                .get(&user)
-                .into_iter()
-                .flatten()
-                .map(move |device| (student, user, *device))
-        })
-        .collect())
+        .filter(live)
+        .select((students::id, devices::user_id, devices::id));
+    let mut found: Vec<(i64, i64, i64)> = on_backend!(conn, load, parents.union(own))?;
+    found.sort_unstable();
+    Ok(found)
 }
 
 /// Fans events about `students_` out to their families' devices by their preferences and

@@ -231,6 +231,7 @@ impl TestApp {
         AppState {
             grants: std::sync::Arc::default(),
             rankings: std::sync::Arc::default(),
+            grading: std::sync::Arc::default(),
             ..self.state.clone()
         }
     }

@@ -90,6 +90,9 @@ pub struct Options {
     pub max_requests_per_client: u64,
     /// Connections in the server's pool; the server's default when `None`.
     pub pool_size: Option<u32>,
+    /// Writers at once on PostgreSQL (`database.write_concurrency`); the server's default
+    /// when `None`.
+    pub write_concurrency: Option<u32>,
     /// Server worker threads; the server's default (one per core) when `None`.
     pub workers: Option<usize>,
     /// The diary's week (Monday to Sunday, in the loaded term).
@@ -168,6 +171,7 @@ impl Options {
             warmup: Duration::from_secs(2),
             max_requests_per_client: 1_000_000,
             pool_size: None,
+            write_concurrency: None,
             workers: None,
             diary_week: (date(DIARY_WEEK.0)?, date(DIARY_WEEK.1)?),
             diary_pace: Some(Duration::from_millis(250)),
@@ -563,6 +567,12 @@ fn bench_settings(
             "7200".to_owned(),
         ),
     ];
+    if let Some(writers) = options.write_concurrency {
+        env.push((
+            "APP__DATABASE__WRITE_CONCURRENCY".to_owned(),
+            writers.to_string(),
+        ));
+    }
     if let Some(size) = options.pool_size {
         env.push(("APP__DATABASE__POOL_MAX_SIZE".to_owned(), size.to_string()));
     }

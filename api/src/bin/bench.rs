@@ -64,6 +64,9 @@ struct Args {
     /// Connections in the server's pool (default: the server's default).
     #[arg(long)]
     pool_size: Option<u32>,
+    /// Writers at once on PostgreSQL (default: the server's default).
+    #[arg(long)]
+    write_concurrency: Option<u32>,
     /// Server worker threads (default: the server's default, one per core).
     #[arg(long)]
     workers: Option<usize>,
@@ -113,6 +116,7 @@ fn options(args: Args) -> Result<Options, String> {
     options.grading_pace =
         (args.grading_pace_ms > 0).then(|| Duration::from_millis(args.grading_pace_ms));
     options.pool_size = args.pool_size;
+    options.write_concurrency = args.write_concurrency;
     options.workers = args.workers;
     options.progress = !args.quiet;
     options.verify = args.verify;

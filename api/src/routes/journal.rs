@@ -248,7 +248,17 @@ pub(crate) fn writable_lesson(
     id: i64,
     entry: LessonEntry,
 ) -> Result<(LessonRef, journal::Lesson), ApiError> {
-    let Some((found, lesson)) = journal::lesson_with_ref(conn, id)? else {
+    writable_lesson_in_term(conn, caller, id, entry).map(|(at, lesson, _)| (at, lesson))
+}
+
+/// As [`writable_lesson`], with whether the lesson's term is locked (read in the same query).
+pub(crate) fn writable_lesson_in_term(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: i64,
+    entry: LessonEntry,
+) -> Result<(LessonRef, journal::Lesson, bool), ApiError> {
+    let Some((found, lesson, term_locked)) = journal::lesson_with_ref(conn, id)? else {
         enforce(access::when_missing(
             &caller.principal,
             Operation::WriteLesson(entry),
@@ -256,7 +266,7 @@ pub(crate) fn writable_lesson(
         return Err(ApiError::NotFound);
     };
     enforce(access::write_lesson(&caller.principal, &found, entry))?;
-    Ok((found, lesson))
+    Ok((found, lesson, term_locked))
 }
 
 /// Add a lesson
@@ -497,14 +507,81 @@ fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
     Ok(value.to_owned())
 }
 
+/// A school's scales and work types as this process keeps them.
+#[derive(Debug)]
+pub struct GradingSetup {
+    scales: Vec<journal::ScaleRow>,
+    work_types: Vec<journal::WorkType>,
+}
+
+impl GradingSetup {
+    fn knows(&self, request: &GradeClassRequest) -> bool {
+        request.grades.iter().all(|g| {
+            self.work_types.iter().any(|w| w.id == g.work_type_id)
+                && self.scales.iter().any(|s| match g.scale_id {
+                    Some(id) => s.id == id,
+                    None => s.is_default,
+                })
+        })
+    }
+}
+
+/// The schools' scales and work types, kept by this process: they are only ever added, never
+/// changed or removed (see `persistence::averages::Weighing`), so what is kept is always true,
+/// and a request naming one not kept here reads the school's afresh (it may have been added
+/// since, or not be the school's at all).
+#[derive(Debug, Default)]
+pub struct GradingSetups {
+    schools: std::sync::Mutex<std::collections::HashMap<SchoolId, std::sync::Arc<GradingSetup>>>,
+}
+
+/// How many schools' setups a process keeps before it starts afresh.
+const SETUPS_KEPT: usize = 10_000;
+
+impl GradingSetups {
+    /// The school's setup, read afresh unless the one kept knows every scale and work type
+    /// the request names.
+    ///
+    /// # Errors
+    /// On a database failure.
+    fn for_request(
+        &self,
+        conn: &mut DbConnection,
+        school: SchoolId,
+        request: &GradeClassRequest,
+    ) -> Result<std::sync::Arc<GradingSetup>, ApiError> {
+        let lock = || {
+            self.schools
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(kept) = lock().get(&school).cloned()
+            && kept.knows(request)
+        {
+            return Ok(kept);
+        }
+        let read = std::sync::Arc::new(GradingSetup {
+            scales: journal::scales(conn, school)?,
+            work_types: journal::work_types(conn, school)?,
+        });
+        let mut schools = lock();
+        if schools.len() >= SETUPS_KEPT {
+            schools.clear();
+        }
+        schools.insert(school, std::sync::Arc::clone(&read));
+        Ok(read)
+    }
+}
+
 fn check_entries(
     conn: &mut DbConnection,
+    setups: &GradingSetups,
     lesson: &journal::Lesson,
     request: &GradeClassRequest,
 ) -> Result<(Vec<NewGrade>, Weighing), ApiError> {
     let school = SchoolId(lesson.school_id);
-    let scales = journal::scales(conn, school)?;
-    let work_types = journal::work_types(conn, school)?;
+    let setup = setups.for_request(conn, school, request)?;
+    let (scales, work_types) = (&setup.scales, &setup.work_types);
     let roster: HashSet<i64> =
         persistence::people::class_students(conn, ClassId(lesson.class_id), lesson.lesson_date)?
             .into_iter()
@@ -565,7 +642,7 @@ fn check_entries(
         }
     }
     if errors.is_empty() {
-        Ok((out, Weighing::of(&scales, &work_types)))
+        Ok((out, Weighing::of(scales, work_types)))
     } else {
         Err(ApiError::Validation(errors))
     }
@@ -617,49 +694,63 @@ pub async fn grade_lesson(
         key,
         request_hash: sha256_hex(&format!("POST /lessons/{id}/grades\n{canonical}")),
     };
-    let outcome = db_write(&state, move |conn| {
-        let (lesson_ref, lesson) = writable_lesson(conn, &caller, id, LessonEntry::Grades)?;
-        let actor = match &caller.principal {
-            domain::access::Principal::Person { user, .. } => Actor::Person(*user),
-            domain::access::Principal::Integrator { client, .. } => Actor::Integrator(*client),
-        };
-        let respond = |written: &[journal::Grade]| {
-            let body = GradedLesson {
-                lesson_id: id,
-                grades: written.iter().cloned().map(GradeView::from).collect(),
-            };
-            StoredAnswer {
-                status: 201,
-                body: serde_json::to_string(&body).unwrap_or_default(),
-            }
-        };
+    // The checks only read: they run beside other requests' writes, and only the write takes
+    // a turn (see `db_write`). The write locks the lesson's row and refuses the request whole
+    // if the lesson was moved meanwhile; it looks for a stored answer again under the lock.
+    let actor = match &caller.principal {
+        domain::access::Principal::Person { user, .. } => Actor::Person(*user),
+        domain::access::Principal::Integrator { client, .. } => Actor::Integrator(*client),
+    };
+    let setups = std::sync::Arc::clone(&state.grading);
+    let checked = db(&state, move |conn| {
+        let (lesson_ref, lesson, term_locked) =
+            writable_lesson_in_term(conn, &caller, id, LessonEntry::Grades)?;
         // A replay needs no valid entries: answer it before checking them again.
         if let Some(stored) = journal::stored_answer(conn, actor, &idempotency)? {
-            return Ok(stored);
+            return Ok(Checked::Answered(stored));
         }
-        let (entries, weighing) = check_entries(conn, &lesson, &request)?;
-        unless_locked(
-            conn,
-            &caller,
-            &lesson_ref,
-            &lesson,
-            request.reason.as_deref(),
-        )?;
-        Ok(journal::give_grades(
-            conn,
-            &lesson,
-            actor,
-            &journal::GradeRequest {
-                idempotency: &idempotency,
-                grades: &entries,
-                weighing: &weighing,
-                reason: request.reason.as_deref(),
-            },
-            Utc::now().naive_utc(),
-            &respond,
-        )?)
+        let (entries, weighing) = check_entries(conn, &setups, &lesson, &request)?;
+        refuse_in_locked_term(&caller, &lesson_ref, term_locked, request.reason.as_deref())?;
+        Ok(Checked::ToWrite(Box::new(CheckedGrades {
+            lesson,
+            idempotency,
+            entries,
+            weighing,
+            reason: request.reason,
+        })))
     })
     .await?;
+    let outcome = match checked {
+        Checked::Answered(stored) => stored,
+        Checked::ToWrite(checked) => {
+            db_write(&state, move |conn| {
+                let respond = |written: &[journal::Grade]| {
+                    let body = GradedLesson {
+                        lesson_id: id,
+                        grades: written.iter().cloned().map(GradeView::from).collect(),
+                    };
+                    StoredAnswer {
+                        status: 201,
+                        body: serde_json::to_string(&body).unwrap_or_default(),
+                    }
+                };
+                Ok(journal::give_grades(
+                    conn,
+                    &checked.lesson,
+                    actor,
+                    &journal::GradeRequest {
+                        idempotency: &checked.idempotency,
+                        grades: &checked.entries,
+                        weighing: &checked.weighing,
+                        reason: checked.reason.as_deref(),
+                    },
+                    Utc::now().naive_utc(),
+                    &respond,
+                )?)
+            })
+            .await?
+        }
+    };
     match outcome {
         Graded::Written(answer) => {
             state.wake_dispatcher();
@@ -672,6 +763,21 @@ pub async fn grade_lesson(
             "this key was used with another request; use a new key for a new request",
         )),
     }
+}
+
+/// What the checks of a grading request found: a stored answer to replay, or grades to write.
+enum Checked {
+    Answered(Graded),
+    ToWrite(Box<CheckedGrades>),
+}
+
+/// Grades checked against their lesson as read, to write under the lesson's lock.
+struct CheckedGrades {
+    lesson: journal::Lesson,
+    idempotency: Idempotency,
+    entries: Vec<NewGrade>,
+    weighing: Weighing,
+    reason: Option<String>,
 }
 
 fn json_answer(answer: StoredAnswer, replayed: bool) -> HttpResponse {
@@ -868,7 +974,18 @@ pub(crate) fn unless_locked(
     lesson: &journal::Lesson,
     reason: Option<&str>,
 ) -> Result<(), ApiError> {
-    if journal::term_locked(conn, SchoolId(lesson.school_id), lesson.lesson_date)? {
+    let locked = journal::term_locked(conn, SchoolId(lesson.school_id), lesson.lesson_date)?;
+    refuse_in_locked_term(caller, lesson_ref, locked, reason)
+}
+
+/// As [`unless_locked`], for a lesson whose term's lock was read already.
+pub(crate) fn refuse_in_locked_term(
+    caller: &Caller,
+    lesson_ref: &LessonRef,
+    locked: bool,
+    reason: Option<&str>,
+) -> Result<(), ApiError> {
+    if locked {
         if !access::change_locked(&caller.principal, lesson_ref).is_allowed() {
             return Err(ApiError::Conflict(
                 "the term is locked: only the school's administration may change it, with a \
