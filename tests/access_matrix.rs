@@ -1330,6 +1330,7 @@ fn grade_four(
             }],
             weighing: &weighing,
             reason: None,
+            locked_term_cleared: false,
         },
         Utc::now().naive_utc(),
         &|_| journal::StoredAnswer {

@@ -19,6 +19,7 @@ on_both_backends!(
     a_locked_term_is_changed_only_by_the_administration_with_a_reason,
     grades_for_a_lesson_moved_meanwhile_are_refused_whole,
     a_work_type_added_after_grading_began_is_graded_with_at_once,
+    a_term_locked_after_the_checks_refuses_the_grades,
     attendance_is_set_for_the_whole_lesson_idempotently_and_audited,
 );
 
@@ -861,6 +862,7 @@ async fn grades_for_a_lesson_moved_meanwhile_are_refused_whole(backend: Backend)
             grades: &grades,
             weighing: &weighing,
             reason: None,
+            locked_term_cleared: false,
         },
         chrono::Utc::now().naive_utc(),
         &|_| journal::StoredAnswer {
@@ -912,4 +914,80 @@ async fn a_work_type_added_after_grading_began_is_graded_with_at_once(backend: B
     let refused = d.grade(Some("unknown"), &unknown).await;
     let problem = refused.assert_problem(422, "validation_failed");
     assert_eq!(problem["errors"][0]["field"], "grades[0].work_type_id");
+}
+
+/// The checks read the term's lock before the write; a lock that commits in between is seen
+/// under the lesson's lock, and refuses grades whose caller was not cleared for it.
+async fn a_term_locked_after_the_checks_refuses_the_grades(backend: Backend) {
+    use diesel::prelude::*;
+    use persistence::averages::Weighing;
+    use persistence::journal;
+    use persistence::schema::terms;
+
+    let d = day(backend).await;
+    let mut conn = d.app.pool().get().unwrap_or_else(|e| panic!("{e}"));
+    let read = journal::find_lesson(&mut conn, d.lesson_id()).unwrap_or_else(|e| panic!("{e}"));
+    let weighing = Weighing::load(&mut conn, read.school_id).unwrap_or_else(|e| panic!("{e}"));
+    let term: i64 = terms::table
+        .filter(terms::school_id.eq(read.school_id))
+        .filter(terms::starts_on.le(read.lesson_date))
+        .filter(terms::ends_on.ge(read.lesson_date))
+        .select(terms::id)
+        .first(&mut conn)
+        .unwrap_or_else(|e| panic!("the lesson's term: {e}"));
+    drop(conn);
+    let (admin, _) = d.app.tokens("demo-admin").await;
+    let lock = format!("/api/v1/schools/{}/terms/{term}/lock", read.school_id);
+    let locked = send(&d.app, &admin, Method::POST, &lock, None, None).await;
+    assert_eq!(
+        locked.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&locked.body)
+    );
+
+    let teacher = domain::UserId(num(&read_me(&d).await["id"]));
+    let give = |cleared: bool, key: &str| {
+        let grades = vec![journal::NewGrade {
+            student: domain::StudentId(d.students[0]),
+            work_type: d.work_type(1),
+            scale: d.scale("points"),
+            value: "5".into(),
+            comment: None,
+            client_id: key.to_owned(),
+        }];
+        let mut conn = d.app.pool().get().unwrap_or_else(|e| panic!("{e}"));
+        journal::give_grades(
+            &mut conn,
+            &read,
+            journal::Actor::Person(teacher),
+            &journal::GradeRequest {
+                idempotency: &journal::Idempotency {
+                    key: key.to_owned(),
+                    request_hash: key.to_owned(),
+                },
+                grades: &grades,
+                weighing: &weighing,
+                reason: cleared.then_some("с бумажного листа"),
+                locked_term_cleared: cleared,
+            },
+            chrono::Utc::now().naive_utc(),
+            &|_| journal::StoredAnswer {
+                status: 201,
+                body: String::new(),
+            },
+        )
+    };
+    let refused = give(false, "after-lock");
+    assert!(
+        matches!(refused, Err(persistence::PersistenceError::Conflict(_))),
+        "{refused:?}"
+    );
+    assert!(d.stored_grades().await.is_empty(), "nothing is written");
+    let cleared = give(true, "cleared");
+    assert!(
+        matches!(cleared, Ok(journal::Graded::Written(_))),
+        "{cleared:?}"
+    );
+    assert_eq!(d.stored_grades().await.len(), 1);
 }

@@ -85,12 +85,10 @@ pub(crate) struct LessonSums {
     school: i64,
     subject: i64,
     term: Option<i64>,
+    /// Whether the term was locked when read.
+    term_locked: bool,
     weights: HashMap<i64, i64>,
     averaged: HashSet<i64>,
-}
-
-fn term_of(conn: &mut DbConnection, school: i64, date: NaiveDate) -> Result<Option<i64>> {
-    Ok(crate::schools::term_on(conn, SchoolId(school), date)?.map(|t| t.id))
 }
 
 impl LessonSums {
@@ -107,13 +105,20 @@ impl LessonSums {
         date: NaiveDate,
         weighing: Weighing,
     ) -> Result<Self> {
+        let term = crate::schools::term_on(conn, SchoolId(lesson.school_id), date)?;
         Ok(Self {
             school: lesson.school_id,
             subject: lesson.subject_id,
-            term: term_of(conn, lesson.school_id, date)?,
+            term: term.as_ref().map(|t| t.id),
+            term_locked: term.is_some_and(|t| t.locked_at.is_some()),
             weights: weighing.weights,
             averaged: weighing.averaged,
         })
+    }
+
+    /// Whether the lesson's term was locked when these were read.
+    pub(crate) const fn term_locked(&self) -> bool {
+        self.term_locked
     }
 
     pub(crate) fn same_term(&self, other: &Self) -> bool {

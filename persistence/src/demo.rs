@@ -471,6 +471,7 @@ impl DemoTimetable {
                     }],
                     weighing: &weighing,
                     reason: None,
+                    locked_term_cleared: false,
                 },
                 now,
                 &|_| StoredAnswer {

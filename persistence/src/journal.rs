@@ -599,6 +599,9 @@ pub struct GradeRequest<'a> {
     pub weighing: &'a crate::averages::Weighing,
     /// Why, kept in each grade's `created` event (a locked term needs one).
     pub reason: Option<&'a str>,
+    /// The caller was cleared to write into a locked term (the administration, with a
+    /// reason). Otherwise a term locked since the checks refuses the grades.
+    pub locked_term_cleared: bool,
 }
 
 /// Gives a lesson's grades, all or none, with one `created` history event each, marks the
@@ -606,7 +609,8 @@ pub struct GradeRequest<'a> {
 /// one transaction. `weighing` is the school's, as read to check the grades (see
 /// [`crate::averages::Weighing`]). A key seen before answers with its first answer instead (or
 /// [`Graded::KeyReused`] for another request); of two concurrent requests with one key, one
-/// writes and the other replays.
+/// writes and the other replays (through the unique keys, see below). A term locked since the
+/// caller checked refuses the grades unless `locked_term_cleared`.
 ///
 /// # Errors
 /// [`PersistenceError::Conflict`] when a client id was used in this lesson by another
@@ -625,6 +629,7 @@ pub fn give_grades(
         grades: new,
         weighing,
         reason,
+        locked_term_cleared,
     } = *request;
     let attempt = |conn: &mut DbConnection| -> Result<Graded> {
         conn.transaction(|conn| {
@@ -641,16 +646,25 @@ pub fn give_grades(
                     "the lesson was moved meanwhile: check it and send the grades again".into(),
                 ));
             }
-            // A request with this key that committed since the caller looked (a retry sent
-            // while the first was still on its way) wrote the same client ids or the same
-            // key: its grades or its record refuse these as a conflict, and the stored answer
-            // is given below.
+            // No second look for a stored answer: a request with this key that committed
+            // since the caller looked (a retry sent while the first was on its way) holds the
+            // same client ids (unique in the lesson) or the same key (unique per caller), so
+            // these grades or this record are refused as a conflict, the transaction rolls
+            // back whole, and the stored answer is read below. Every request writes at least
+            // one grade and the record, so one of the two always meets it.
             let sums = crate::averages::LessonSums::weighed(
                 conn,
                 lesson,
                 lesson.lesson_date,
                 weighing.clone(),
             )?;
+            if sums.term_locked() && !locked_term_cleared {
+                return Err(PersistenceError::Conflict(
+                    "the term was locked meanwhile: only the school's administration may add \
+                     grades to it, with a reason"
+                        .into(),
+                ));
+            }
             let written = insert_grades(conn, lesson, (actor, reason), new, at)?;
             sums.add_all(conn, &written)?;
             crate::notifications::enqueue_grades_created(conn, lesson, &written, at)?;

@@ -852,6 +852,7 @@ fn persistence_calls<'a>(
                         grades: &grades,
                         weighing: &weighing,
                         reason: None,
+                        locked_term_cleared: false,
                     },
                     Utc::now().naive_utc(),
                     &respond,

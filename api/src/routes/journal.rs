@@ -696,7 +696,8 @@ pub async fn grade_lesson(
     };
     // The checks only read: they run beside other requests' writes, and only the write takes
     // a turn (see `db_write`). The write locks the lesson's row and refuses the request whole
-    // if the lesson was moved meanwhile; it looks for a stored answer again under the lock.
+    // if the lesson was moved or its term locked meanwhile; a duplicate that committed
+    // meanwhile is refused by the unique keys and replayed (see `journal::give_grades`).
     let actor = match &caller.principal {
         domain::access::Principal::Person { user, .. } => Actor::Person(*user),
         domain::access::Principal::Integrator { client, .. } => Actor::Integrator(*client),
@@ -711,12 +712,15 @@ pub async fn grade_lesson(
         }
         let (entries, weighing) = check_entries(conn, &setups, &lesson, &request)?;
         refuse_in_locked_term(&caller, &lesson_ref, term_locked, request.reason.as_deref())?;
+        let locked_term_cleared =
+            refuse_in_locked_term(&caller, &lesson_ref, true, request.reason.as_deref()).is_ok();
         Ok(Checked::ToWrite(Box::new(CheckedGrades {
             lesson,
             idempotency,
             entries,
             weighing,
             reason: request.reason,
+            locked_term_cleared,
         })))
     })
     .await?;
@@ -743,6 +747,7 @@ pub async fn grade_lesson(
                         grades: &checked.entries,
                         weighing: &checked.weighing,
                         reason: checked.reason.as_deref(),
+                        locked_term_cleared: checked.locked_term_cleared,
                     },
                     Utc::now().naive_utc(),
                     &respond,
@@ -778,6 +783,7 @@ struct CheckedGrades {
     entries: Vec<NewGrade>,
     weighing: Weighing,
     reason: Option<String>,
+    locked_term_cleared: bool,
 }
 
 fn json_answer(answer: StoredAnswer, replayed: bool) -> HttpResponse {
