@@ -371,7 +371,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("database.pool_max_size", "10"),
     ("database.acquire_timeout_ms", "5000"),
     ("database.sqlite_busy_timeout_ms", "5000"),
-    ("database.write_concurrency", "8"),
+    ("database.write_concurrency", "4"),
     ("auth.issuer", "gradebook"),
     ("auth.audience", "gradebook-api"),
     ("auth.access_token_ttl_secs", "900"),
