@@ -545,22 +545,11 @@ async fn a_stale_etag_overwrites_nothing_and_deletion_is_recorded(backend: Backe
 }
 
 async fn a_locked_term_is_changed_only_by_the_administration_with_a_reason(backend: Backend) {
-    use diesel::prelude::*;
-    use persistence::schema::terms;
     let d = day(backend).await;
     let id = one_grade(&d).await;
     let school = num(&d.lesson["school_id"]);
-    let term: i64 = {
-        let mut conn = d.app.pool().get().unwrap_or_else(|e| panic!("{e}"));
-        let day = chrono::NaiveDate::parse_from_str(LESSON_DAY, "%Y-%m-%d").unwrap_or_default();
-        terms::table
-            .filter(terms::school_id.eq(school))
-            .filter(terms::starts_on.le(day))
-            .filter(terms::ends_on.ge(day))
-            .select(terms::id)
-            .first(&mut conn)
-            .unwrap_or_else(|e| panic!("the lesson's term: {e}"))
-    };
+    let day = chrono::NaiveDate::parse_from_str(LESSON_DAY, "%Y-%m-%d").unwrap_or_default();
+    let term = term_holding(&d, school, day);
     let (admin, _) = d.app.tokens("demo-admin").await;
     let lock = format!("/api/v1/schools/{school}/terms/{term}/lock");
     let by_teacher = send(&d.app, &d.teacher, Method::POST, &lock, None, None).await;
@@ -919,23 +908,15 @@ async fn a_work_type_added_after_grading_began_is_graded_with_at_once(backend: B
 /// The checks read the term's lock before the write; a lock that commits in between is seen
 /// under the lesson's lock, and refuses grades whose caller was not cleared for it.
 async fn a_term_locked_after_the_checks_refuses_the_grades(backend: Backend) {
-    use diesel::prelude::*;
     use persistence::averages::Weighing;
     use persistence::journal;
-    use persistence::schema::terms;
 
     let d = day(backend).await;
     let mut conn = d.app.pool().get().unwrap_or_else(|e| panic!("{e}"));
     let read = journal::find_lesson(&mut conn, d.lesson_id()).unwrap_or_else(|e| panic!("{e}"));
     let weighing = Weighing::load(&mut conn, read.school_id).unwrap_or_else(|e| panic!("{e}"));
-    let term: i64 = terms::table
-        .filter(terms::school_id.eq(read.school_id))
-        .filter(terms::starts_on.le(read.lesson_date))
-        .filter(terms::ends_on.ge(read.lesson_date))
-        .select(terms::id)
-        .first(&mut conn)
-        .unwrap_or_else(|e| panic!("the lesson's term: {e}"));
     drop(conn);
+    let term = term_holding(&d, read.school_id, read.lesson_date);
     let (admin, _) = d.app.tokens("demo-admin").await;
     let lock = format!("/api/v1/schools/{}/terms/{term}/lock", read.school_id);
     let locked = send(&d.app, &admin, Method::POST, &lock, None, None).await;
@@ -990,4 +971,18 @@ async fn a_term_locked_after_the_checks_refuses_the_grades(backend: Backend) {
         "{cleared:?}"
     );
     assert_eq!(d.stored_grades().await.len(), 1);
+}
+
+/// The id of the school's term that holds `day`.
+fn term_holding(d: &Day, school: i64, day: chrono::NaiveDate) -> i64 {
+    use diesel::prelude::*;
+    use persistence::schema::terms;
+    let mut conn = d.app.pool().get().unwrap_or_else(|e| panic!("{e}"));
+    terms::table
+        .filter(terms::school_id.eq(school))
+        .filter(terms::starts_on.le(day))
+        .filter(terms::ends_on.ge(day))
+        .select(terms::id)
+        .first(&mut conn)
+        .unwrap_or_else(|e| panic!("the lesson's term: {e}"))
 }
