@@ -806,14 +806,8 @@ async fn attendance_is_set_for_the_whole_lesson_idempotently_and_audited(backend
 /// locks the lesson's row. A lesson moved in between (to another day, perhaps into a locked
 /// term) is noticed under the lock: the grades are refused whole, none is written.
 async fn grades_for_a_lesson_moved_meanwhile_are_refused_whole(backend: Backend) {
-    use persistence::averages::Weighing;
-    use persistence::journal;
-
     let d = day(backend).await;
-    let mut conn = d.app.pool().get().unwrap_or_else(|e| panic!("{e}"));
-    let read = journal::find_lesson(&mut conn, d.lesson_id()).unwrap_or_else(|e| panic!("{e}"));
-    let weighing = Weighing::load(&mut conn, read.school_id).unwrap_or_else(|e| panic!("{e}"));
-    drop(conn);
+    let (read, weighing) = d.lesson_as_read();
     let moved_to = read.lesson_date + chrono::Days::new(1);
     let path = format!("/api/v1/lessons/{}", d.lesson_id());
     let body = json!({"date": moved_to});
@@ -825,41 +819,7 @@ async fn grades_for_a_lesson_moved_meanwhile_are_refused_whole(backend: Backend)
         String::from_utf8_lossy(&moved.body)
     );
 
-    let mut conn = d.app.pool().get().unwrap_or_else(|e| panic!("{e}"));
-    let grades: Vec<journal::NewGrade> = d.students[..2]
-        .iter()
-        .enumerate()
-        .map(|(i, s)| journal::NewGrade {
-            student: domain::StudentId(*s),
-            work_type: d.work_type(1),
-            scale: d.scale("points"),
-            value: "5".into(),
-            comment: None,
-            client_id: format!("stale-{i}"),
-        })
-        .collect();
-    let teacher = domain::UserId(num(&read_me(&d).await["id"]));
-    let outcome = journal::give_grades(
-        &mut conn,
-        &read,
-        journal::Actor::Person(teacher),
-        &journal::GradeRequest {
-            idempotency: &journal::Idempotency {
-                key: "stale".into(),
-                request_hash: "stale".into(),
-            },
-            grades: &grades,
-            weighing: &weighing,
-            reason: None,
-            locked_term_cleared: false,
-        },
-        chrono::Utc::now().naive_utc(),
-        &|_| journal::StoredAnswer {
-            status: 201,
-            body: String::new(),
-        },
-    );
-    drop(conn);
+    let outcome = d.give_directly(&read, &weighing, "stale", false).await;
     assert!(
         matches!(outcome, Err(persistence::PersistenceError::Conflict(_))),
         "{outcome:?}"
@@ -867,8 +827,68 @@ async fn grades_for_a_lesson_moved_meanwhile_are_refused_whole(backend: Backend)
     assert!(d.stored_grades().await.is_empty(), "nothing is written");
 }
 
-async fn read_me(d: &Day) -> Value {
-    d.app.get_as(&d.teacher, "/api/v1/me").await.json()
+impl Day {
+    /// The lesson and its school's weighing, as the grading handler reads them before writing.
+    fn lesson_as_read(
+        &self,
+    ) -> (
+        persistence::journal::Lesson,
+        persistence::averages::Weighing,
+    ) {
+        let mut conn = self.app.pool().get().unwrap_or_else(|e| panic!("{e}"));
+        let read = persistence::journal::find_lesson(&mut conn, self.lesson_id())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let weighing = persistence::averages::Weighing::load(&mut conn, read.school_id)
+            .unwrap_or_else(|e| panic!("{e}"));
+        (read, weighing)
+    }
+
+    /// Gives the first student a 5 in the lesson `read` straight through
+    /// `journal::give_grades`, as the teacher, with `key` as idempotency key and client id;
+    /// `cleared`: the caller may write into a locked term (with a reason).
+    async fn give_directly(
+        &self,
+        read: &persistence::journal::Lesson,
+        weighing: &persistence::averages::Weighing,
+        key: &str,
+        cleared: bool,
+    ) -> persistence::Result<persistence::journal::Graded> {
+        use persistence::journal;
+        let teacher = domain::UserId(num(&self
+            .app
+            .get_as(&self.teacher, "/api/v1/me")
+            .await
+            .json()["id"]));
+        let grades = [journal::NewGrade {
+            student: domain::StudentId(self.students[0]),
+            work_type: self.work_type(1),
+            scale: self.scale("points"),
+            value: "5".into(),
+            comment: None,
+            client_id: key.to_owned(),
+        }];
+        let mut conn = self.app.pool().get().unwrap_or_else(|e| panic!("{e}"));
+        journal::give_grades(
+            &mut conn,
+            read,
+            journal::Actor::Person(teacher),
+            &journal::GradeRequest {
+                idempotency: &journal::Idempotency {
+                    key: key.to_owned(),
+                    request_hash: key.to_owned(),
+                },
+                grades: &grades,
+                weighing,
+                reason: cleared.then_some("с бумажного листа"),
+                locked_term_cleared: cleared,
+            },
+            chrono::Utc::now().naive_utc(),
+            &|_| journal::StoredAnswer {
+                status: 201,
+                body: String::new(),
+            },
+        )
+    }
 }
 
 /// The server keeps each school's scales and work types once read; one added since is found
@@ -908,14 +928,8 @@ async fn a_work_type_added_after_grading_began_is_graded_with_at_once(backend: B
 /// The checks read the term's lock before the write; a lock that commits in between is seen
 /// under the lesson's lock, and refuses grades whose caller was not cleared for it.
 async fn a_term_locked_after_the_checks_refuses_the_grades(backend: Backend) {
-    use persistence::averages::Weighing;
-    use persistence::journal;
-
     let d = day(backend).await;
-    let mut conn = d.app.pool().get().unwrap_or_else(|e| panic!("{e}"));
-    let read = journal::find_lesson(&mut conn, d.lesson_id()).unwrap_or_else(|e| panic!("{e}"));
-    let weighing = Weighing::load(&mut conn, read.school_id).unwrap_or_else(|e| panic!("{e}"));
-    drop(conn);
+    let (read, weighing) = d.lesson_as_read();
     let term = term_holding(&d, read.school_id, read.lesson_date);
     let (admin, _) = d.app.tokens("demo-admin").await;
     let lock = format!("/api/v1/schools/{}/terms/{term}/lock", read.school_id);
@@ -927,47 +941,15 @@ async fn a_term_locked_after_the_checks_refuses_the_grades(backend: Backend) {
         String::from_utf8_lossy(&locked.body)
     );
 
-    let teacher = domain::UserId(num(&read_me(&d).await["id"]));
-    let give = |cleared: bool, key: &str| {
-        let grades = vec![journal::NewGrade {
-            student: domain::StudentId(d.students[0]),
-            work_type: d.work_type(1),
-            scale: d.scale("points"),
-            value: "5".into(),
-            comment: None,
-            client_id: key.to_owned(),
-        }];
-        let mut conn = d.app.pool().get().unwrap_or_else(|e| panic!("{e}"));
-        journal::give_grades(
-            &mut conn,
-            &read,
-            journal::Actor::Person(teacher),
-            &journal::GradeRequest {
-                idempotency: &journal::Idempotency {
-                    key: key.to_owned(),
-                    request_hash: key.to_owned(),
-                },
-                grades: &grades,
-                weighing: &weighing,
-                reason: cleared.then_some("с бумажного листа"),
-                locked_term_cleared: cleared,
-            },
-            chrono::Utc::now().naive_utc(),
-            &|_| journal::StoredAnswer {
-                status: 201,
-                body: String::new(),
-            },
-        )
-    };
-    let refused = give(false, "after-lock");
+    let refused = d.give_directly(&read, &weighing, "after-lock", false).await;
     assert!(
         matches!(refused, Err(persistence::PersistenceError::Conflict(_))),
         "{refused:?}"
     );
     assert!(d.stored_grades().await.is_empty(), "nothing is written");
-    let cleared = give(true, "cleared");
+    let cleared = d.give_directly(&read, &weighing, "cleared", true).await;
     assert!(
-        matches!(cleared, Ok(journal::Graded::Written(_))),
+        matches!(cleared, Ok(persistence::journal::Graded::Written(_))),
         "{cleared:?}"
     );
     assert_eq!(d.stored_grades().await.len(), 1);

@@ -271,16 +271,26 @@ pub fn lesson(conn: &mut DbConnection, id: i64) -> Result<Option<domain::access:
         ))
         .first(conn)
         .optional()?;
-    Ok(found.map(
-        |(class, subject, school, municipality)| domain::access::LessonRef {
-            class: ClassRef {
-                id: ClassId(class),
-                school: SchoolRef {
-                    school: SchoolId(school),
-                    municipality: MunicipalityId(municipality),
-                },
+    Ok(found.map(|(class, subject, school, municipality)| {
+        lesson_ref(class, subject, school, municipality)
+    }))
+}
+
+/// Where a lesson of `class` and `subject` in `school` (of `municipality`) lies.
+pub(crate) const fn lesson_ref(
+    class: i64,
+    subject: i64,
+    school: i64,
+    municipality: i64,
+) -> domain::access::LessonRef {
+    domain::access::LessonRef {
+        class: ClassRef {
+            id: ClassId(class),
+            school: SchoolRef {
+                school: SchoolId(school),
+                municipality: MunicipalityId(municipality),
             },
-            subject: SubjectId(subject),
         },
-    ))
+        subject: SubjectId(subject),
+    }
 }

@@ -306,16 +306,12 @@ pub fn lesson_with_ref(
         .first(conn)
         .optional()?;
     Ok(found.map(|(lesson, municipality, term_locked)| {
-        let at = domain::access::LessonRef {
-            class: domain::access::ClassRef {
-                id: ClassId(lesson.class_id),
-                school: domain::access::SchoolRef {
-                    school: SchoolId(lesson.school_id),
-                    municipality: domain::MunicipalityId(municipality),
-                },
-            },
-            subject: SubjectId(lesson.subject_id),
-        };
+        let at = crate::access::lesson_ref(
+            lesson.class_id,
+            lesson.subject_id,
+            lesson.school_id,
+            municipality,
+        );
         (at, lesson, term_locked.is_some())
     }))
 }
