@@ -225,6 +225,7 @@ fn counts(plan: &roster::Plan) -> ImportCounts {
             (RosterImportResult = "application/json"),
             (String = "text/csv", example = "\u{feff}kind;external_id;class_id;display_name;login;activation_code;expires_at\r\nstudent;st-1;c-5a;Соколов Максим Андреевич;s17.st-1;7KQ2-M9XD-4TRA;2026-12-23\r\n"),
         )),
+        (status = 400, description = "Malformed JSON (a JSON body that is not the import)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not the school's administration", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such school visible to the caller", body = Problem, content_type = "application/problem+json"),
