@@ -11,6 +11,7 @@ mod auth;
 mod averages;
 mod bench;
 mod cli;
+mod connection;
 mod diary;
 mod http_basics;
 mod journal;

@@ -1,6 +1,8 @@
 //! Choosing the backend, connecting, and the pool.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -153,6 +155,74 @@ impl Default for PoolOptions {
 pub struct ConnectionManager {
     url: DatabaseUrl,
     sqlite_busy_timeout: Duration,
+    /// SQLite: the pool's [`Checkpointer`], when one runs; it stops when the pool (which owns
+    /// the manager) is dropped.
+    checkpointer: Option<Arc<Checkpointer>>,
+}
+
+/// SQLite: how many pages the write-ahead log may hold before the connection that commits
+/// copies them back into the database file itself, when a [`Checkpointer`] runs (which does
+/// it long before, off the writer's path). Without one, SQLite's default of 1,000 applies.
+const FALLBACK_AUTOCHECKPOINT_PAGES: u32 = 20_000;
+
+/// How often the [`Checkpointer`] copies the write-ahead log back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// SQLite: copies the write-ahead log back into the database file (a checkpoint) on a thread
+/// of its own, every [`CHECKPOINT_EVERY`].
+///
+/// Left to SQLite, the connection whose commit takes the log over 1,000 pages does the
+/// checkpoint itself, with an `fsync`, before its call returns: one grading request in a few
+/// then waits for it, and every other writer waits behind that one (writers take turns). A
+/// passive checkpoint from another connection runs beside readers and writers, so the writers
+/// only append to the log. The pool's connections keep a far higher threshold of their own
+/// ([`FALLBACK_AUTOCHECKPOINT_PAGES`]) in case this thread falls behind.
+#[derive(Debug)]
+pub struct Checkpointer {
+    stop: Arc<AtomicBool>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path, busy_timeout: Duration) -> Result<Self, ConnectError> {
+        let mut conn = sqlite_connection(path, busy_timeout)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                while !stopped.load(Ordering::Relaxed) {
+                    std::thread::sleep(CHECKPOINT_EVERY);
+                    if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
+                        tracing::warn!(error = %e, "SQLite checkpoint failed; trying again");
+                    }
+                }
+            })
+            .map_err(|e| ConnectError(format!("starting the checkpoint thread: {e}")))?;
+        Ok(Self { stop })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A SQLite connection with the pragmas every connection of ours has.
+fn sqlite_connection(
+    path: &Path,
+    busy_timeout: Duration,
+) -> Result<diesel::SqliteConnection, ConnectError> {
+    let target = path.to_string_lossy();
+    let mut conn =
+        diesel::SqliteConnection::establish(&target).map_err(|e| ConnectError(e.to_string()))?;
+    conn.batch_execute(&format!(
+        "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {}; \
+         PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
+        busy_timeout.as_millis()
+    ))
+    .map_err(|e| ConnectError(format!("setting SQLite pragmas: {e}")))?;
+    Ok(conn)
 }
 
 /// A connection failure, carrying the driver's own message.
@@ -166,7 +236,26 @@ impl ConnectionManager {
         Self {
             url,
             sqlite_busy_timeout,
+            checkpointer: None,
         }
+    }
+
+    /// The same, with a [`Checkpointer`] for a SQLite database, for a long-lived pool.
+    fn with_checkpointer(
+        url: DatabaseUrl,
+        sqlite_busy_timeout: Duration,
+    ) -> Result<Self, ConnectError> {
+        let checkpointer = match &url {
+            DatabaseUrl::Sqlite(path) => {
+                Some(Arc::new(Checkpointer::start(path, sqlite_busy_timeout)?))
+            }
+            DatabaseUrl::Postgres(_) => None,
+        };
+        Ok(Self {
+            url,
+            sqlite_busy_timeout,
+            checkpointer,
+        })
     }
 
     fn establish(&self) -> Result<DbConnection, ConnectError> {
@@ -175,15 +264,13 @@ impl ConnectionManager {
                 .map(DbConnection::Pg)
                 .map_err(|e| ConnectError(one_line(&e.to_string()))),
             DatabaseUrl::Sqlite(path) => {
-                let target = path.to_string_lossy();
-                let mut conn = diesel::SqliteConnection::establish(&target)
-                    .map_err(|e| ConnectError(e.to_string()))?;
-                conn.batch_execute(&format!(
-                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {}; \
-                     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
-                    self.sqlite_busy_timeout.as_millis()
-                ))
-                .map_err(|e| ConnectError(format!("setting SQLite pragmas: {e}")))?;
+                let mut conn = sqlite_connection(path, self.sqlite_busy_timeout)?;
+                if self.checkpointer.is_some() {
+                    conn.batch_execute(&format!(
+                        "PRAGMA wal_autocheckpoint = {FALLBACK_AUTOCHECKPOINT_PAGES};"
+                    ))
+                    .map_err(|e| ConnectError(format!("setting SQLite pragmas: {e}")))?;
+                }
                 Ok(DbConnection::Sqlite(conn))
             }
         }
@@ -250,7 +337,11 @@ pub fn connect_one(
 /// When the database cannot be reached.
 pub fn connect_pool(url: &DatabaseUrl, options: PoolOptions) -> Result<Pool, PersistenceError> {
     drop(connect_one(url, options)?);
-    let manager = ConnectionManager::new(url.clone(), options.sqlite_busy_timeout);
+    let manager = ConnectionManager::with_checkpointer(url.clone(), options.sqlite_busy_timeout)
+        .map_err(|e| PersistenceError::Connect {
+            target: url.redacted(),
+            cause: e.0,
+        })?;
     r2d2::Pool::builder()
         .max_size(options.max_size)
         .min_idle(Some(1))
