@@ -41,8 +41,9 @@ async fn the_benchmark_runs_end_to_end_on_a_tiny_school(backend: Backend) {
     assert_eq!(report.counts.grades, 31 * 15 * 4);
     assert_eq!(report.counts.grade_events, report.counts.grades);
     assert!(report.counts.lessons > 0 && report.counts.attendance_marks > 0);
-    // Grading (4 rows), the diary (3), the ranking (4), the four school reports, the pushes.
-    assert_eq!(report.rows.len(), 16, "{}", report.render());
+    // Grading (5 rows: flat out, at a set rate, at the highest rate found, the persistence
+    // call, the limit), the diary (4), the ranking (4), the four school reports, the pushes.
+    assert_eq!(report.rows.len(), 18, "{}", report.render());
     for row in &report.rows {
         let m = &row.measurement;
         assert!(
@@ -58,7 +59,7 @@ async fn the_benchmark_runs_end_to_end_on_a_tiny_school(backend: Backend) {
     // running sums with the window function over the raw grades (which agreed on who is
     // ranked, or the run would have stopped).
     assert!(report.rows.iter().filter(|r| r.ratio().is_some()).count() == 6);
-    assert_eq!(report.verdicts.len(), 13);
+    assert_eq!(report.verdicts.len(), 15);
     let rendered = report.render();
     assert!(
         rendered.contains("| scenario | database | requests |"),

@@ -225,32 +225,40 @@ pub fn student(
     id: StudentId,
     on: NaiveDate,
 ) -> Result<Option<StudentRef>> {
-    let found: Option<(i64, i64)> = students::table
+    // One query: the student's row, once per class they are in on `on` (once with no class
+    // when they are in none).
+    let rows: Vec<(i64, i64, Option<i64>)> = students::table
         .inner_join(schools::table.on(schools::id.eq(students::school_id)))
+        .left_join(
+            enrollments::table.on(enrollments::student_id
+                .eq(students::id)
+                .and(enrollments::enrolled_on.le(on))
+                .and(
+                    enrollments::left_on
+                        .is_null()
+                        .or(enrollments::left_on.gt(on)),
+                )),
+        )
         .filter(students::id.eq(id.get()))
-        .select((students::school_id, schools::municipality_id))
-        .first(conn)
-        .optional()?;
-    let Some((school, municipality)) = found else {
+        .select((
+            students::school_id,
+            schools::municipality_id,
+            enrollments::class_id.nullable(),
+        ))
+        .load(conn)?;
+    let Some(&(school, municipality, _)) = rows.first() else {
         return Ok(None);
     };
-    let classes: Vec<i64> = enrollments::table
-        .filter(enrollments::student_id.eq(id.get()))
-        .filter(enrollments::enrolled_on.le(on))
-        .filter(
-            enrollments::left_on
-                .is_null()
-                .or(enrollments::left_on.gt(on)),
-        )
-        .select(enrollments::class_id)
-        .load(conn)?;
     Ok(Some(StudentRef {
         id,
         school: SchoolRef {
             school: SchoolId(school),
             municipality: MunicipalityId(municipality),
         },
-        classes: classes.into_iter().map(ClassId).collect(),
+        classes: rows
+            .into_iter()
+            .filter_map(|(_, _, class)| class.map(ClassId))
+            .collect(),
     }))
 }
 

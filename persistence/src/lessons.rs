@@ -457,32 +457,30 @@ pub fn diary(
     student: StudentId,
     range: DateRange,
 ) -> Result<Diary> {
-    let periods: Vec<(i64, NaiveDate, Option<NaiveDate>)> = enrollments::table
-        .filter(enrollments::student_id.eq(student.get()))
-        .filter(enrollments::enrolled_on.le(range.to()))
-        .filter(
-            enrollments::left_on
-                .is_null()
-                .or(enrollments::left_on.gt(range.from())),
-        )
-        .select((
-            enrollments::class_id,
-            enrollments::enrolled_on,
-            enrollments::left_on,
-        ))
-        .load(conn)?;
-    let class_ids: Vec<i64> = periods.iter().map(|p| p.0).collect();
-    let groups: HashSet<i64> = group_members::table
-        .filter(group_members::student_id.eq(student.get()))
-        .select(group_members::group_id)
-        .load::<i64>(conn)?
-        .into_iter()
-        .collect();
+    // The lessons of the classes the student was in on each lesson's day (one enrolment at a
+    // time: a student's enrolments in a class do not overlap), a group's only for its members.
     let lessons: Vec<DiaryLesson> = lessons::table
+        .inner_join(
+            enrollments::table.on(enrollments::class_id
+                .eq(lessons::class_id)
+                .and(enrollments::student_id.eq(student.get()))
+                .and(enrollments::enrolled_on.le(lessons::lesson_date))
+                .and(
+                    enrollments::left_on
+                        .is_null()
+                        .or(enrollments::left_on.gt(lessons::lesson_date.nullable())),
+                )),
+        )
         .inner_join(subjects::table.on(subjects::id.eq(lessons::subject_id)))
         .inner_join(users::table.on(users::id.eq(lessons::teacher_user_id)))
-        .filter(lessons::class_id.eq_any(&class_ids))
         .filter(lessons::lesson_date.between(range.from(), range.to()))
+        .filter(
+            lessons::group_id.is_null().or(lessons::group_id.eq_any(
+                group_members::table
+                    .filter(group_members::student_id.eq(student.get()))
+                    .select(group_members::group_id.nullable()),
+            )),
+        )
         .order((lessons::lesson_date, lessons::number, lessons::id))
         .select((
             lessons::id,
@@ -500,17 +498,7 @@ pub fn diary(
             lessons::held_at,
             lessons::cancelled_at,
         ))
-        .load::<DiaryLesson>(conn)?
-        .into_iter()
-        .filter(|l| {
-            periods.iter().any(|(class, from, to)| {
-                *class == l.class_id
-                    && *from <= l.lesson_date
-                    && to.is_none_or(|to| l.lesson_date < to)
-            })
-        })
-        .filter(|l| l.group_id.is_none_or(|g| groups.contains(&g)))
-        .collect();
+        .load::<DiaryLesson>(conn)?;
     let ids: Vec<i64> = lessons.iter().map(|l| l.id).collect();
     let grades = grades::table
         .inner_join(work_types::table.on(work_types::id.eq(grades::work_type_id)))
@@ -533,23 +521,34 @@ pub fn diary(
             grades::created_at,
         ))
         .load(conn)?;
-    let attendance = attendance_marks::table
+    // The student's attendance marks and own homework in the lessons, in one query: `true`
+    // marks an attendance mark.
+    let marks = attendance_marks::table
         .filter(attendance_marks::student_id.eq(student.get()))
         .filter(attendance_marks::lesson_id.eq_any(&ids))
-        .select((attendance_marks::lesson_id, attendance_marks::mark))
-        .load::<(i64, String)>(conn)?
-        .into_iter()
-        .collect();
-    let individual = individual_homework::table
+        .select((
+            attendance_marks::lesson_id,
+            diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 1"),
+            attendance_marks::mark,
+        ));
+    let own = individual_homework::table
         .filter(individual_homework::student_id.eq(student.get()))
         .filter(individual_homework::lesson_id.eq_any(&ids))
         .select((
             individual_homework::lesson_id,
+            diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 0"),
             individual_homework::homework,
-        ))
-        .load::<(i64, String)>(conn)?
-        .into_iter()
-        .collect();
+        ));
+    let mut attendance = HashMap::new();
+    let mut individual = HashMap::new();
+    let found: Vec<(i64, bool, String)> = on_backend!(conn, load, marks.union_all(own))?;
+    for (lesson, is_mark, text) in found {
+        if is_mark {
+            attendance.insert(lesson, text);
+        } else {
+            individual.insert(lesson, text);
+        }
+    }
     Ok(Diary {
         lessons,
         grades,

@@ -12,6 +12,7 @@ pub mod client;
 pub mod load;
 pub mod push;
 pub mod ranking;
+pub mod rate;
 pub mod table;
 
 use std::collections::BTreeSet;
@@ -329,6 +330,38 @@ const GRADE_CALL: &str = "grade a class: persistence call, no HTTP";
 const GRADE_LIMIT: &str = "grade a class: direct writes (limit)";
 const DIARY_API: &str = "open the diary week: API";
 const DIARY_PACED: &str = "open the diary week at a set rate: API";
+const GRADE_MOST: &str = "grade a class at the highest rate found with p99 under 50 ms: API";
+const DIARY_MOST: &str = "open the diary week at the highest rate found with p99 under 10 ms: API";
+/// The latency targets.
+const GRADE_P99_MS: f64 = 50.0;
+const DIARY_P99_MS: f64 = 10.0;
+
+/// The rows of a paced scenario: at the set pace, and at the highest rate found that keeps the
+/// target (the set pace's measurement again when even that missed it).
+fn paced_rows(
+    found: &rate::Found,
+    start: Duration,
+    (paced, most): (&str, &str),
+    clients: &str,
+    database: &str,
+) -> Vec<Row> {
+    let (pace, best) = found
+        .best
+        .clone()
+        .unwrap_or_else(|| (start, found.first.clone()));
+    vec![
+        Row::new(
+            format!("{paced}, {clients} each every {} ms", rate::pace_ms(start)),
+            database,
+            found.first.clone(),
+        ),
+        Row::new(
+            format!("{most}, {clients} each every {} ms", rate::pace_ms(pace)),
+            database,
+            best,
+        ),
+    ]
+}
 const LIVE: &str = "GET /health/live (ceiling)";
 const REPORT: &str = "school report";
 
@@ -392,21 +425,42 @@ fn verdicts(rows: &[Row]) -> Vec<Verdict> {
             met: p99 < 1000.0 && row.measurement.errors == 0,
         });
     }
-    if let Some(row) = find(GRADE_PACED) {
-        let p99 = row.measurement.p99_ms();
-        out.push(Verdict {
-            target: format!("{}: p99 under 50 ms", row.scenario),
-            measured: format!("{p99:.1} ms at {:.0} classes/s", row.measurement.rps()),
-            met: p99 < 50.0 && row.measurement.errors == 0,
-        });
+    for (paced, unit, limit) in [
+        (GRADE_PACED, "classes/s", GRADE_P99_MS),
+        (DIARY_PACED, "rps", DIARY_P99_MS),
+    ] {
+        if let Some(row) = find(paced) {
+            let p99 = row.measurement.p99_ms();
+            out.push(Verdict {
+                target: format!("{}: p99 under {limit} ms", row.scenario),
+                measured: format!("{p99:.1} ms at {:.0} {unit}", row.measurement.rps()),
+                met: p99 < limit && row.measurement.errors == 0,
+            });
+        }
     }
-    if let Some(row) = find(DIARY_PACED) {
-        let p99 = row.measurement.p99_ms();
-        out.push(Verdict {
-            target: format!("{}: p99 under 10 ms", row.scenario),
-            measured: format!("{p99:.1} ms at {:.0} rps", row.measurement.rps()),
-            met: p99 < 10.0 && row.measurement.errors == 0,
-        });
+    for (most, flat_out, unit, limit) in [
+        (GRADE_MOST, GRADE_API, "classes/s", GRADE_P99_MS),
+        (DIARY_MOST, DIARY_API, "rps", DIARY_P99_MS),
+    ] {
+        if let Some(row) = find(most) {
+            let m = &row.measurement;
+            let of_flat_out = find(flat_out)
+                .map(|f| f.measurement.rps())
+                .filter(|rps| *rps > 0.0)
+                .map_or_else(String::new, |rps| {
+                    format!(", {:.2} of the flat-out rate", m.rps() / rps)
+                });
+            let how = row.scenario.rsplit_once(", ").map_or("", |(_, how)| how);
+            out.push(Verdict {
+                target: most.trim_end_matches(": API").to_owned(),
+                measured: format!(
+                    "{:.0} {unit}, {how} (p99 {:.1} ms{of_flat_out})",
+                    m.rps(),
+                    m.p99_ms()
+                ),
+                met: m.p99_ms() < limit && m.errors == 0,
+            });
+        }
     }
     out
 }
@@ -714,17 +768,18 @@ fn pick_lesson(grader: &Grader, n: u64) -> Option<&GradingLesson> {
     grader.lessons.get(usize::try_from(n % len).unwrap_or(0))
 }
 
-fn grading_requests(graders: &[Grader], tag: &'static str, work_type: i64) -> Vec<RequestSource> {
+fn grading_requests(graders: &[Grader], tag: &str, work_type: i64) -> Vec<RequestSource> {
     graders
         .iter()
         .cloned()
         .enumerate()
         .map(|(t, grader)| -> RequestSource {
+            let tag = tag.to_owned();
             Box::new(move |n| {
                 let Some(lesson) = pick_lesson(&grader, n) else {
                     return Request::get("/no-lesson");
                 };
-                let grades: Vec<serde_json::Value> = class_grades(lesson, tag, t, n)
+                let grades: Vec<serde_json::Value> = class_grades(lesson, &tag, t, n)
                     .into_iter()
                     .map(|(student, client_id, value)| {
                         serde_json::json!({
@@ -913,30 +968,32 @@ pub async fn grade_a_class(bench: &BenchSchool, options: &Options) -> Result<Vec
 
     let paced = match options.grading_pace {
         Some(pace) => {
-            options.say(&format!(
-                "grade a class: API, {teachers} teachers, each every {} ms",
-                pace.as_millis()
-            ));
-            let budget = Budget {
-                pace: Some(pace),
-                ..options.budget(options.measure)
-            };
-            let m = load::http(
-                bench.addr,
-                grading_requests(&graders, "paced", work_type),
-                budget,
+            let found = rate::highest_rate(
+                pace,
+                |m| m.errors == 0 && m.p99_ms() < GRADE_P99_MS,
+                |pace, step| {
+                    options.say(&format!(
+                        "grade a class: API, {teachers} teachers, each every {} ms",
+                        rate::pace_ms(pace)
+                    ));
+                    let budget = Budget {
+                        pace: Some(pace),
+                        ..options.budget(options.measure)
+                    };
+                    let requests = grading_requests(&graders, &format!("paced{step}"), work_type);
+                    async move { load::http(bench.addr, requests, budget).await }
+                },
             )
             .await?;
-            Some(Row::new(
-                format!(
-                    "{GRADE_PACED}, {teachers} teachers each every {} ms",
-                    pace.as_millis()
-                ),
+            paced_rows(
+                &found,
+                pace,
+                (GRADE_PACED, GRADE_MOST),
+                &format!("{teachers} teachers"),
                 &database,
-                m,
-            ))
+            )
         }
-        None => None,
+        None => Vec::new(),
     };
 
     options.say(&format!("grade a class: direct writes, {teachers} threads"));
@@ -1054,25 +1111,32 @@ pub async fn open_the_diary_week(
     .await?;
     let paced = match options.diary_pace {
         Some(pace) => {
-            options.say(&format!(
-                "open the diary week: API, {parents} parents, each every {} ms",
-                pace.as_millis()
-            ));
-            let budget = Budget {
-                pace: Some(pace),
-                ..options.budget(options.measure)
-            };
-            let m = load::http(bench.addr, diaries(&families), budget).await?;
-            Some(Row::new(
-                format!(
-                    "{DIARY_PACED}, {parents} parents each every {} ms",
-                    pace.as_millis()
-                ),
+            let found = rate::highest_rate(
+                pace,
+                |m| m.errors == 0 && m.p99_ms() < DIARY_P99_MS,
+                |pace, _| {
+                    options.say(&format!(
+                        "open the diary week: API, {parents} parents, each every {} ms",
+                        rate::pace_ms(pace)
+                    ));
+                    let budget = Budget {
+                        pace: Some(pace),
+                        ..options.budget(options.measure)
+                    };
+                    let requests = diaries(&families);
+                    async move { load::http(bench.addr, requests, budget).await }
+                },
+            )
+            .await?;
+            paced_rows(
+                &found,
+                pace,
+                (DIARY_PACED, DIARY_MOST),
+                &format!("{parents} parents"),
                 &database,
-                m,
-            ))
+            )
         }
-        None => None,
+        None => Vec::new(),
     };
     options.say(&format!("GET /health/live, {parents} clients"));
     load::http(bench.addr, lives(), options.budget(options.warmup)).await?;
