@@ -100,12 +100,11 @@ mod tests {
         move |pace, _| {
             let rate = 1.0 / pace.as_secs_f64();
             let latency = if rate <= capacity { 5 } else { 500 };
-            Ok(Measurement::of_latencies(
+            std::future::ready(Ok(Measurement::of_latencies(
                 &[Duration::from_millis(latency)],
                 0,
                 Duration::from_secs(1),
-            ))
-            .into()
+            )))
         }
     }
 

@@ -16,7 +16,7 @@ use super::common::{
 };
 use super::journal::{AttendanceMark, ValueInput, grade_etag, value_json};
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{Bearer, Caller};
 use crate::error::{ApiError, Problem};
 
 /// Something with an id and a name.
@@ -188,18 +188,21 @@ fn diary_view(student: StudentId, range: DateRange, diary: lessons::Diary) -> Di
 #[get("/students/{student_id}/diary")]
 pub async fn get_diary(
     state: web::Data<AppState>,
-    caller: Caller,
+    bearer: Bearer,
     path: web::Path<i64>,
     query: web::Query<DiaryQuery>,
 ) -> Result<web::Json<DiaryView>, ApiError> {
     let student = StudentId(path.into_inner());
-    let today = Utc::now().date_naive();
-    let monday = today - Days::new(u64::from(today.weekday().num_days_from_monday()));
-    let from = date_param("from", query.from.as_deref())?.unwrap_or(monday);
-    let to = date_param("to", query.to.as_deref())?.unwrap_or(from + Days::new(6));
-    let range = DateRange::new(from, to, 31)
-        .map_err(|e| ApiError::field("to", "out_of_range", e.to_string()))?;
+    let query = query.into_inner();
     let view = db(&state, move |conn| {
+        // The caller first, so an ended session is 401 whatever the query says.
+        let caller = bearer.caller(conn)?;
+        let today = Utc::now().date_naive();
+        let monday = today - Days::new(u64::from(today.weekday().num_days_from_monday()));
+        let from = date_param("from", query.from.as_deref())?.unwrap_or(monday);
+        let to = date_param("to", query.to.as_deref())?.unwrap_or(from + Days::new(6));
+        let range = DateRange::new(from, to, 31)
+            .map_err(|e| ApiError::field("to", "out_of_range", e.to_string()))?;
         let found = readable_student(conn, &caller.principal, student, Record::Journal)?;
         let diary = lessons::diary(conn, found.school.school, student, range)?;
         Ok(diary_view(student, range, diary))

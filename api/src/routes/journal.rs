@@ -19,7 +19,7 @@ use validator::Validate;
 use super::common::{db, db_write, utc};
 use crate::AppState;
 use crate::auth::tokens::sha256_hex;
-use crate::auth::{Caller, enforce};
+use crate::auth::{Bearer, Caller, enforce};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::ValidJson;
 
@@ -680,30 +680,33 @@ fn check_entries(
 #[post("/lessons/{lesson_id}/grades")]
 pub async fn grade_lesson(
     state: web::Data<AppState>,
-    caller: Caller,
+    bearer: Bearer,
     req: HttpRequest,
     path: web::Path<i64>,
     body: ValidJson<GradeClassRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let key = idempotency_key(&req)?;
+    let key = idempotency_key(&req);
     let request = body.0;
-    let canonical = serde_json::to_string(&request)
-        .map_err(|e| ApiError::Internal(format!("serialising a request: {e}")))?;
-    let idempotency = Idempotency {
-        key,
-        request_hash: sha256_hex(&format!("POST /lessons/{id}/grades\n{canonical}")),
-    };
     // The checks only read: they run beside other requests' writes, and only the write takes
     // a turn (see `db_write`). The write locks the lesson's row and refuses the request whole
     // if the lesson was moved or its term locked meanwhile; a duplicate that committed
     // meanwhile is refused by the unique keys and replayed (see `journal::give_grades`).
-    let actor = match &caller.principal {
-        domain::access::Principal::Person { user, .. } => Actor::Person(*user),
-        domain::access::Principal::Integrator { client, .. } => Actor::Integrator(*client),
-    };
     let setups = std::sync::Arc::clone(&state.grading);
     let checked = db(&state, move |conn| {
+        // The caller is looked up in the same trip as the checks; an ended session is 401
+        // before the key is looked at.
+        let caller = bearer.caller(conn)?;
+        let canonical = serde_json::to_string(&request)
+            .map_err(|e| ApiError::Internal(format!("serialising a request: {e}")))?;
+        let idempotency = Idempotency {
+            key: key?,
+            request_hash: sha256_hex(&format!("POST /lessons/{id}/grades\n{canonical}")),
+        };
+        let actor = match &caller.principal {
+            domain::access::Principal::Person { user, .. } => Actor::Person(*user),
+            domain::access::Principal::Integrator { client, .. } => Actor::Integrator(*client),
+        };
         let (lesson_ref, lesson, term_locked) =
             writable_lesson_in_term(conn, &caller, id, LessonEntry::Grades)?;
         // A replay needs no valid entries: answer it before checking them again.
@@ -716,6 +719,7 @@ pub async fn grade_lesson(
             refuse_in_locked_term(&caller, &lesson_ref, true, request.reason.as_deref()).is_ok();
         Ok(Checked::ToWrite(Box::new(CheckedGrades {
             lesson,
+            actor,
             idempotency,
             entries,
             weighing,
@@ -741,7 +745,7 @@ pub async fn grade_lesson(
                 Ok(journal::give_grades(
                     conn,
                     &checked.lesson,
-                    actor,
+                    checked.actor,
                     &journal::GradeRequest {
                         idempotency: &checked.idempotency,
                         grades: &checked.entries,
@@ -779,6 +783,7 @@ enum Checked {
 /// Grades checked against their lesson as read, to write under the lesson's lock.
 struct CheckedGrades {
     lesson: journal::Lesson,
+    actor: Actor,
     idempotency: Idempotency,
     entries: Vec<NewGrade>,
     weighing: Weighing,
