@@ -21,6 +21,7 @@ on_both_backends!(
     a_work_type_added_after_grading_began_is_graded_with_at_once,
     a_term_locked_after_the_checks_refuses_the_grades,
     attendance_is_set_for_the_whole_lesson_idempotently_and_audited,
+    answers_are_forgotten_after_their_days_and_a_late_retry_grades_nothing_twice,
 );
 
 /// A school day inside the demo's second term (so the test does not depend on today's date).
@@ -233,6 +234,49 @@ async fn a_retry_gets_the_first_answer_and_never_grades_twice(backend: Backend) 
     let problem = keyless.assert_problem(422, "validation_failed");
     assert_eq!(problem["errors"][0]["field"], "Idempotency-Key");
     assert_eq!(d.stored_grades().await.len(), d.students.len());
+}
+
+async fn answers_are_forgotten_after_their_days_and_a_late_retry_grades_nothing_twice(
+    backend: Backend,
+) {
+    use diesel::RunQueryDsl;
+
+    let d = day(backend).await;
+    let old = d.class_grades("old");
+    assert_eq!(d.grade(Some("old-key"), &old).await.status, 201);
+    let recent = json!({"grades": [{
+        "client_id": "recent-0", "student_id": d.students[0],
+        "work_type_id": d.work_type(1), "value": 4,
+    }]});
+    assert_eq!(d.grade(Some("recent-key"), &recent).await.status, 201);
+    // The first answer was stored long before the 14 days the server keeps answers by default.
+    let mut conn = d.app.state.pool.get().unwrap_or_else(|e| panic!("{e}"));
+    let aged = diesel::sql_query(
+        "UPDATE idempotency_records SET created_at = '2026-01-01 00:00:00' \
+         WHERE idempotency_key = 'old-key'",
+    )
+    .execute(&mut conn)
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(aged, 1);
+    drop(conn);
+
+    let due = api::housekeeping::answers_due(&d.app.state);
+    let forgotten =
+        api::housekeeping::forget_answers(&d.app.state, due).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(forgotten, 1, "only the old answer is due");
+    assert_eq!(
+        api::housekeeping::forget_answers(&d.app.state, due).unwrap_or_else(|e| panic!("{e}")),
+        0
+    );
+
+    // A retry after its answer was forgotten writes nothing twice: its client ids are taken.
+    let late = d.grade(Some("old-key"), &old).await;
+    late.assert_problem(409, "conflict");
+    // A recent answer is still there for its retry.
+    let again = d.grade(Some("recent-key"), &recent).await;
+    assert_eq!(again.status, 201);
+    assert_eq!(again.header("Idempotent-Replayed"), Some("true"));
+    assert_eq!(d.stored_grades().await.len(), d.students.len() + 1);
 }
 
 async fn one_bad_entry_refuses_the_request_and_names_itself(backend: Backend) {

@@ -21,6 +21,16 @@ pub struct Settings {
     pub log: LogSettings,
     pub auth: AuthSettings,
     pub push: PushSettings,
+    pub journal: JournalSettings,
+}
+
+/// The journal.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalSettings {
+    /// How long the answer to a grading request is kept under its `Idempotency-Key` for
+    /// retries, in days (see [`crate::housekeeping`]).
+    pub answers_kept_days: u32,
 }
 
 /// Push notifications through Firebase Cloud Messaging (HTTP v1). Without a service-account
@@ -218,6 +228,12 @@ impl Settings {
                 self.database.pool_max_size
             )));
         }
+        if !(1..=3650).contains(&self.journal.answers_kept_days) {
+            return Err(ConfigError(format!(
+                "journal.answers_kept_days must be between 1 and 3650, got {}",
+                self.journal.answers_kept_days
+            )));
+        }
         if !(1..=1000).contains(&self.database.write_concurrency) {
             return Err(ConfigError(format!(
                 "database.write_concurrency must be between 1 and 1000, got {}",
@@ -394,6 +410,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("push.request_timeout_secs", "10"),
     ("log.filter", "info"),
     ("log.format", "pretty"),
+    ("journal.answers_kept_days", "14"),
 ];
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod housekeeping;
 pub mod memo;
 pub mod openapi;
 pub mod password;

@@ -478,6 +478,27 @@ pub(crate) fn mark_first_entry(
     .execute(conn)
 }
 
+/// Forgets up to `batch` stored answers (idempotency records) made before `before`, oldest
+/// first, and says how many. A retry that comes after its answer is forgotten still writes
+/// nothing twice: its grades' client ids are taken in the lesson, so it is refused with 409.
+///
+/// # Errors
+/// On a database failure.
+pub fn forget_answers(conn: &mut DbConnection, before: NaiveDateTime, batch: i64) -> Result<usize> {
+    let oldest: Vec<i64> = idempotency_records::table
+        .filter(idempotency_records::created_at.lt(before))
+        .order(idempotency_records::created_at)
+        .select(idempotency_records::id)
+        .limit(batch)
+        .load(conn)?;
+    if oldest.is_empty() {
+        return Ok(0);
+    }
+    diesel::delete(idempotency_records::table.filter(idempotency_records::id.eq_any(&oldest)))
+        .execute(conn)
+        .map_err(Into::into)
+}
+
 /// The stored answer under a key, if any ([`Graded::Replayed`] for the same request,
 /// [`Graded::KeyReused`] for another).
 ///

@@ -653,9 +653,11 @@ fn check_entries(
 /// Gives a lesson's grades in one request, all or none: one bad entry refuses the request and
 /// names it (`grades[3].value`). Send an `Idempotency-Key` header: a retry with the same key
 /// and body gets the first answer again (with `Idempotent-Replayed: true`) and creates
-/// nothing; the same key with another body is refused with 422. Each grade's `client_id`
-/// is unique in the lesson as a second guard. For the subject's teacher in the class, the
-/// school's administration and integrators with `grades:write`.
+/// nothing; the same key with another body is refused with 422. Answers are kept for retries
+/// 14 days (the server's `journal.answers_kept_days`). Each grade's `client_id` is unique in
+/// the lesson as a second guard: a retry after its answer was forgotten gets 409 and creates
+/// nothing. For the subject's teacher in the class, the school's administration and
+/// integrators with `grades:write`.
 #[utoipa::path(
     tag = "journal",
     params(

@@ -1,0 +1,68 @@
+//! Housekeeping: what the server keeps only for a while, forgotten on a timer.
+//!
+//! The answer to each grading request is stored under its `Idempotency-Key`, so a teacher
+//! app that lost its connection gets the first answer when it retries (see the README's
+//! "Grading a class, safely on a bad connection"). Each answer holds a class's grades, and
+//! a school makes hundreds a day, so they are kept `journal.answers_kept_days` (14 by default:
+//! longer than any phone stays offline with a request unsent) and then forgotten. A retry
+//! after that still writes nothing twice: its grades' client ids are taken in the lesson, so
+//! it is refused with 409.
+
+use std::time::Duration;
+
+use actix_web::web;
+use chrono::{NaiveDateTime, Utc};
+use persistence::PersistenceError;
+
+use crate::AppState;
+
+/// Answers forgotten per statement, each statement in a write turn of its own: a backlog
+/// (a server that was down, a shorter setting) never holds the teachers' writes up for long.
+pub const BATCH: i64 = 500;
+
+/// How often the server forgets what is due.
+pub const EVERY: Duration = Duration::from_secs(3600);
+
+/// Forgets the stored answers made before `before`, a batch per write turn, and says how many.
+///
+/// # Errors
+/// On a database failure (what was forgotten before it stays forgotten).
+pub fn forget_answers(state: &AppState, before: NaiveDateTime) -> Result<usize, PersistenceError> {
+    let mut total = 0;
+    loop {
+        let forgotten = {
+            let _turn = state.write_turn.turn();
+            let mut conn = state.pool.get()?;
+            persistence::journal::forget_answers(&mut conn, before, BATCH)?
+        };
+        total += forgotten;
+        if i64::try_from(forgotten).unwrap_or(i64::MAX) < BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+/// The moment before which stored answers are due to be forgotten.
+#[must_use]
+pub fn answers_due(state: &AppState) -> NaiveDateTime {
+    Utc::now().naive_utc() - chrono::Days::new(u64::from(state.settings.journal.answers_kept_days))
+}
+
+/// Runs the housekeeping now and then every [`EVERY`] on the current actix system, until the
+/// returned task is aborted.
+#[must_use]
+pub fn spawn(state: AppState) -> actix_web::rt::task::JoinHandle<()> {
+    actix_web::rt::spawn(async move {
+        loop {
+            let before = answers_due(&state);
+            let turn = state.clone();
+            match web::block(move || forget_answers(&turn, before)).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(forgotten)) => tracing::info!(forgotten, "stored answers forgotten"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "forgetting stored answers failed"),
+                Err(e) => tracing::warn!(error = %e, "forgetting stored answers failed"),
+            }
+            actix_web::rt::time::sleep(EVERY).await;
+        }
+    })
+}
