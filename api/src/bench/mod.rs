@@ -336,32 +336,70 @@ const DIARY_MOST: &str = "open the diary week at the highest rate found with p99
 const GRADE_P99_MS: f64 = 50.0;
 const DIARY_P99_MS: f64 = 10.0;
 
-/// The rows of a paced scenario: at the set pace, and at the highest rate found that keeps the
-/// target (the set pace's measurement again when even that missed it).
-fn paced_rows(
-    found: &rate::Found,
+/// A scenario measured at a set pace and then at the highest rate that keeps its target.
+struct Paced<'a> {
+    /// The progress line's start.
+    progress: &'a str,
+    /// The names of its two rows: at the set pace, at the highest rate found.
+    rows: (&'a str, &'a str),
+    /// Who sends, e.g. "16 teachers".
+    clients: String,
+    /// The target: p99 under this many milliseconds, without errors.
+    p99_ms: f64,
+}
+
+/// Runs [`rate::highest_rate`] from `start` with the clients `requests` makes for each step,
+/// and gives its two rows: at the set pace, and at the highest rate found that keeps the target
+/// (the set pace's measurement again when even that missed it).
+async fn paced_search(
+    bench: &BenchSchool,
+    options: &Options,
     start: Duration,
-    (paced, most): (&str, &str),
-    clients: &str,
+    scenario: &Paced<'_>,
     database: &str,
-) -> Vec<Row> {
+    requests: impl Fn(usize) -> Vec<RequestSource>,
+) -> Result<Vec<Row>, BenchError> {
+    let Paced {
+        progress,
+        rows: (paced, most),
+        ref clients,
+        p99_ms,
+    } = *scenario;
+    let found = rate::highest_rate(
+        start,
+        |m| m.errors == 0 && m.p99_ms() < p99_ms,
+        |pace, step| {
+            options.say(&format!(
+                "{progress}, {clients}, each every {} ms",
+                rate::pace_ms(pace)
+            ));
+            let budget = Budget {
+                pace: Some(pace),
+                ..options.budget(options.measure)
+            };
+            let sources = requests(step);
+            async move { load::http(bench.addr, sources, budget).await }
+        },
+    )
+    .await?;
     let (pace, best) = found
         .best
         .clone()
         .unwrap_or_else(|| (start, found.first.clone()));
-    vec![
+    Ok(vec![
         Row::new(
             format!("{paced}, {clients} each every {} ms", rate::pace_ms(start)),
             database,
-            found.first.clone(),
+            found.first,
         ),
         Row::new(
             format!("{most}, {clients} each every {} ms", rate::pace_ms(pace)),
             database,
             best,
         ),
-    ]
+    ])
 }
+
 const LIVE: &str = "GET /health/live (ceiling)";
 const REPORT: &str = "school report";
 
@@ -968,30 +1006,16 @@ pub async fn grade_a_class(bench: &BenchSchool, options: &Options) -> Result<Vec
 
     let paced = match options.grading_pace {
         Some(pace) => {
-            let found = rate::highest_rate(
-                pace,
-                |m| m.errors == 0 && m.p99_ms() < GRADE_P99_MS,
-                |pace, step| {
-                    options.say(&format!(
-                        "grade a class: API, {teachers} teachers, each every {} ms",
-                        rate::pace_ms(pace)
-                    ));
-                    let budget = Budget {
-                        pace: Some(pace),
-                        ..options.budget(options.measure)
-                    };
-                    let requests = grading_requests(&graders, &format!("paced{step}"), work_type);
-                    async move { load::http(bench.addr, requests, budget).await }
-                },
-            )
-            .await?;
-            paced_rows(
-                &found,
-                pace,
-                (GRADE_PACED, GRADE_MOST),
-                &format!("{teachers} teachers"),
-                &database,
-            )
+            let scenario = Paced {
+                progress: "grade a class: API",
+                rows: (GRADE_PACED, GRADE_MOST),
+                clients: format!("{teachers} teachers"),
+                p99_ms: GRADE_P99_MS,
+            };
+            paced_search(bench, options, pace, &scenario, &database, |step| {
+                grading_requests(&graders, &format!("paced{step}"), work_type)
+            })
+            .await?
         }
         None => Vec::new(),
     };
@@ -1111,30 +1135,16 @@ pub async fn open_the_diary_week(
     .await?;
     let paced = match options.diary_pace {
         Some(pace) => {
-            let found = rate::highest_rate(
-                pace,
-                |m| m.errors == 0 && m.p99_ms() < DIARY_P99_MS,
-                |pace, _| {
-                    options.say(&format!(
-                        "open the diary week: API, {parents} parents, each every {} ms",
-                        rate::pace_ms(pace)
-                    ));
-                    let budget = Budget {
-                        pace: Some(pace),
-                        ..options.budget(options.measure)
-                    };
-                    let requests = diaries(&families);
-                    async move { load::http(bench.addr, requests, budget).await }
-                },
-            )
-            .await?;
-            paced_rows(
-                &found,
-                pace,
-                (DIARY_PACED, DIARY_MOST),
-                &format!("{parents} parents"),
-                &database,
-            )
+            let scenario = Paced {
+                progress: "open the diary week: API",
+                rows: (DIARY_PACED, DIARY_MOST),
+                clients: format!("{parents} parents"),
+                p99_ms: DIARY_P99_MS,
+            };
+            paced_search(bench, options, pace, &scenario, &database, |_| {
+                diaries(&families)
+            })
+            .await?
         }
         None => Vec::new(),
     };
