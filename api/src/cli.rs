@@ -457,7 +457,7 @@ async fn serve(settings: Settings, pool: Pool, keys: KeySet) -> Result<(), Start
                 None
             }
         };
-    let housekeeping = crate::housekeeping::spawn(state.clone());
+    let housekeeping_state = state.clone();
     let mut server = HttpServer::new(move || build_app(state.clone()))
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
         .client_request_timeout(std::time::Duration::from_secs(
@@ -478,6 +478,7 @@ async fn serve(settings: Settings, pool: Pool, keys: KeySet) -> Result<(), Start
         );
     }
     tracing::info!("server started");
+    let housekeeping = crate::housekeeping::spawn(housekeeping_state);
     let served = server.run().await;
     housekeeping.abort();
     if let Some(dispatcher) = dispatcher {

@@ -23,6 +23,17 @@ pub const BATCH: i64 = 500;
 /// How often the server forgets what is due.
 pub const EVERY: Duration = Duration::from_secs(3600);
 
+/// Forgets up to [`BATCH`] stored answers made before `before`, in a write turn, and says how
+/// many.
+///
+/// # Errors
+/// On a database failure.
+pub fn forget_batch(state: &AppState, before: NaiveDateTime) -> Result<usize, PersistenceError> {
+    let _turn = state.write_turn.turn();
+    let mut conn = state.pool.get()?;
+    persistence::journal::forget_answers(&mut conn, before, BATCH)
+}
+
 /// Forgets the stored answers made before `before`, a batch per write turn, and says how many.
 ///
 /// # Errors
@@ -30,11 +41,7 @@ pub const EVERY: Duration = Duration::from_secs(3600);
 pub fn forget_answers(state: &AppState, before: NaiveDateTime) -> Result<usize, PersistenceError> {
     let mut total = 0;
     loop {
-        let forgotten = {
-            let _turn = state.write_turn.turn();
-            let mut conn = state.pool.get()?;
-            persistence::journal::forget_answers(&mut conn, before, BATCH)?
-        };
+        let forgotten = forget_batch(state, before)?;
         total += forgotten;
         if i64::try_from(forgotten).unwrap_or(i64::MAX) < BATCH {
             return Ok(total);
@@ -49,18 +56,35 @@ pub fn answers_due(state: &AppState) -> NaiveDateTime {
 }
 
 /// Runs the housekeeping now and then every [`EVERY`] on the current actix system, until the
-/// returned task is aborted.
+/// returned task is aborted. Each batch is a trip of its own to the blocking pool, so an abort
+/// (the server stopping) waits for one batch at most, however long the backlog.
 #[must_use]
 pub fn spawn(state: AppState) -> actix_web::rt::task::JoinHandle<()> {
     actix_web::rt::spawn(async move {
         loop {
             let before = answers_due(&state);
-            let turn = state.clone();
-            match web::block(move || forget_answers(&turn, before)).await {
-                Ok(Ok(0)) => {}
-                Ok(Ok(forgotten)) => tracing::info!(forgotten, "stored answers forgotten"),
-                Ok(Err(e)) => tracing::warn!(error = %e, "forgetting stored answers failed"),
-                Err(e) => tracing::warn!(error = %e, "forgetting stored answers failed"),
+            let mut total = 0;
+            loop {
+                let turn = state.clone();
+                match web::block(move || forget_batch(&turn, before)).await {
+                    Ok(Ok(forgotten)) => {
+                        total += forgotten;
+                        if i64::try_from(forgotten).unwrap_or(i64::MAX) < BATCH {
+                            break;
+                        }
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "forgetting stored answers failed");
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "forgetting stored answers failed");
+                        break;
+                    }
+                }
+            }
+            if total > 0 {
+                tracing::info!(forgotten = total, "stored answers forgotten");
             }
             actix_web::rt::time::sleep(EVERY).await;
         }

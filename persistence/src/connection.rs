@@ -190,10 +190,18 @@ impl Checkpointer {
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || {
-                while !stopped.load(Ordering::Relaxed) {
+                // A failure that lasts is told once a minute, not ten times a second.
+                let mut last_warning: Option<std::time::Instant> = None;
+                loop {
                     std::thread::sleep(CHECKPOINT_EVERY);
-                    if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
+                    if stopped.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);")
+                        && last_warning.is_none_or(|at| at.elapsed() >= Duration::from_secs(60))
+                    {
                         tracing::warn!(error = %e, "SQLite checkpoint failed; trying again");
+                        last_warning = Some(std::time::Instant::now());
                     }
                 }
             })

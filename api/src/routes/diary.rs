@@ -195,7 +195,7 @@ pub async fn get_diary(
     let student = StudentId(path.into_inner());
     let query = query.into_inner();
     let view = db(&state, move |conn| {
-        // The caller first, so an ended session is 401 whatever the query says.
+        // The caller first, so an ended session is 401 whatever the dates asked for.
         let caller = bearer.caller(conn)?;
         let today = Utc::now().date_naive();
         let monday = today - Days::new(u64::from(today.weekday().num_days_from_monday()));
