@@ -250,7 +250,7 @@ async fn answers_are_forgotten_after_their_days_and_a_late_retry_grades_nothing_
     }]});
     assert_eq!(d.grade(Some("recent-key"), &recent).await.status, 201);
     // The first answer was stored long before the 14 days the server keeps answers by default.
-    let mut conn = d.app.state.pool.get().unwrap_or_else(|e| panic!("{e}"));
+    let mut conn = d.app.pool().get().unwrap_or_else(|e| panic!("{e}"));
     let aged = diesel::sql_query(
         "UPDATE idempotency_records SET created_at = '2026-01-01 00:00:00' \
          WHERE idempotency_key = 'old-key'",
@@ -261,13 +261,10 @@ async fn answers_are_forgotten_after_their_days_and_a_late_retry_grades_nothing_
     drop(conn);
 
     let due = api::housekeeping::answers_due(&d.app.state);
-    let forgotten =
-        api::housekeeping::forget_answers(&d.app.state, due).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(forgotten, 1, "only the old answer is due");
-    assert_eq!(
-        api::housekeeping::forget_answers(&d.app.state, due).unwrap_or_else(|e| panic!("{e}")),
-        0
-    );
+    let forget =
+        || api::housekeeping::forget_batch(&d.app.state, due).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(forget(), 1, "only the old answer is due");
+    assert_eq!(forget(), 0);
 
     // A retry after its answer was forgotten writes nothing twice: its client ids are taken.
     let late = d.grade(Some("old-key"), &old).await;
@@ -598,13 +595,9 @@ async fn a_locked_term_is_changed_only_by_the_administration_with_a_reason(backe
     let lock = format!("/api/v1/schools/{school}/terms/{term}/lock");
     let by_teacher = send(&d.app, &d.teacher, Method::POST, &lock, None, None).await;
     by_teacher.assert_problem(403, "forbidden");
-    let locked = send(&d.app, &admin, Method::POST, &lock, None, None).await;
-    assert_eq!(
-        locked.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&locked.body)
-    );
+    let locked = send(&d.app, &admin, Method::POST, &lock, None, None)
+        .await
+        .expect(200);
     assert!(locked.json()["locked_at"].is_string());
     let path = format!("/api/v1/grades/{id}");
     let tag = d
@@ -855,13 +848,9 @@ async fn grades_for_a_lesson_moved_meanwhile_are_refused_whole(backend: Backend)
     let moved_to = read.lesson_date + chrono::Days::new(1);
     let path = format!("/api/v1/lessons/{}", d.lesson_id());
     let body = json!({"date": moved_to});
-    let moved = send(&d.app, &d.teacher, Method::PATCH, &path, None, Some(&body)).await;
-    assert_eq!(
-        moved.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&moved.body)
-    );
+    let _ = send(&d.app, &d.teacher, Method::PATCH, &path, None, Some(&body))
+        .await
+        .expect(200);
 
     let outcome = d.give_directly(&read, &weighing, "stale", false).await;
     assert!(
@@ -977,13 +966,9 @@ async fn a_term_locked_after_the_checks_refuses_the_grades(backend: Backend) {
     let term = term_holding(&d, read.school_id, read.lesson_date);
     let (admin, _) = d.app.tokens("demo-admin").await;
     let lock = format!("/api/v1/schools/{}/terms/{term}/lock", read.school_id);
-    let locked = send(&d.app, &admin, Method::POST, &lock, None, None).await;
-    assert_eq!(
-        locked.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&locked.body)
-    );
+    let _ = send(&d.app, &admin, Method::POST, &lock, None, None)
+        .await
+        .expect(200);
 
     let refused = d.give_directly(&read, &weighing, "after-lock", false).await;
     assert!(

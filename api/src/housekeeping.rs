@@ -34,21 +34,6 @@ pub fn forget_batch(state: &AppState, before: NaiveDateTime) -> Result<usize, Pe
     persistence::journal::forget_answers(&mut conn, before, BATCH)
 }
 
-/// Forgets the stored answers made before `before`, a batch per write turn, and says how many.
-///
-/// # Errors
-/// On a database failure (what was forgotten before it stays forgotten).
-pub fn forget_answers(state: &AppState, before: NaiveDateTime) -> Result<usize, PersistenceError> {
-    let mut total = 0;
-    loop {
-        let forgotten = forget_batch(state, before)?;
-        total += forgotten;
-        if i64::try_from(forgotten).unwrap_or(i64::MAX) < BATCH {
-            return Ok(total);
-        }
-    }
-}
-
 /// The moment before which stored answers are due to be forgotten.
 #[must_use]
 pub fn answers_due(state: &AppState) -> NaiveDateTime {
@@ -66,19 +51,19 @@ pub fn spawn(state: AppState) -> actix_web::rt::task::JoinHandle<()> {
             let mut total = 0;
             loop {
                 let turn = state.clone();
-                match web::block(move || forget_batch(&turn, before)).await {
-                    Ok(Ok(forgotten)) => {
+                let outcome = match web::block(move || forget_batch(&turn, before)).await {
+                    Ok(done) => done.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                match outcome {
+                    Ok(forgotten) => {
                         total += forgotten;
                         if i64::try_from(forgotten).unwrap_or(i64::MAX) < BATCH {
                             break;
                         }
                     }
-                    Ok(Err(e)) => {
-                        tracing::warn!(error = %e, "forgetting stored answers failed");
-                        break;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "forgetting stored answers failed");
+                    Err(error) => {
+                        tracing::warn!(%error, "forgetting stored answers failed");
                         break;
                     }
                 }

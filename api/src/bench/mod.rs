@@ -415,17 +415,17 @@ fn verdicts(rows: &[Row]) -> Vec<Verdict> {
         });
         let p99 = row.measurement.p99_ms();
         out.push(Verdict {
-            target: "grade a class: p99 under 50 ms".into(),
+            target: format!("grade a class: p99 under {GRADE_P99_MS} ms"),
             measured: format!("{p99:.1} ms"),
-            met: p99 < 50.0 && row.measurement.errors == 0,
+            met: p99 < GRADE_P99_MS && row.measurement.errors == 0,
         });
     }
     if let Some(row) = find(DIARY_API) {
         let p99 = row.measurement.p99_ms();
         out.push(Verdict {
-            target: "open the diary week: p99 under 10 ms".into(),
+            target: format!("open the diary week: p99 under {DIARY_P99_MS} ms"),
             measured: format!("{p99:.1} ms"),
-            met: p99 < 10.0 && row.measurement.errors == 0,
+            met: p99 < DIARY_P99_MS && row.measurement.errors == 0,
         });
     }
     if let Some(row) = find(ranking::RANK_API) {

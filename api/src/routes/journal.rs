@@ -654,9 +654,9 @@ fn check_entries(
 /// names it (`grades[3].value`). Send an `Idempotency-Key` header: a retry with the same key
 /// and body gets the first answer again (with `Idempotent-Replayed: true`) and creates
 /// nothing; the same key with another body is refused with 422. Answers are kept for retries
-/// 14 days by default (the server's `journal.answers_kept_days`). Each grade's `client_id` is unique in
-/// the lesson as a second guard: a retry after its answer was forgotten gets 409 and creates
-/// nothing. For the subject's teacher in the class, the school's administration and
+/// 14 days by default (the server's `journal.answers_kept_days`). Each grade's `client_id` is
+/// unique in the lesson as a second guard: a retry after its answer was forgotten gets 409 and
+/// creates nothing. For the subject's teacher in the class, the school's administration and
 /// integrators with `grades:write`.
 #[utoipa::path(
     tag = "journal",
