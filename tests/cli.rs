@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::{Backend, TestApp, TestDb, on_both_backends};
 
-fn gradebook() -> Command {
+pub(crate) fn gradebook() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gradebook"));
     for (key, _) in std::env::vars() {
         if key.starts_with("APP__") || key == "DATABASE_URL" || key == "APP_CONFIG_FILE" {
@@ -18,12 +18,12 @@ fn gradebook() -> Command {
     cmd
 }
 
-fn run(cmd: &mut Command) -> Output {
+pub(crate) fn run(cmd: &mut Command) -> Output {
     cmd.output()
         .unwrap_or_else(|e| panic!("cannot run gradebook: {e}"))
 }
 
-fn stderr_of(output: &Output) -> String {
+pub(crate) fn stderr_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
@@ -160,9 +160,9 @@ async fn migrate_applies_once(backend: Backend) {
     );
 }
 
-struct Server {
-    child: Child,
-    addr: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) addr: String,
 }
 
 impl Drop for Server {
@@ -172,7 +172,7 @@ impl Drop for Server {
     }
 }
 
-fn start(db: &TestDb, demo: bool) -> Server {
+pub(crate) fn start(db: &TestDb, demo: bool) -> Server {
     let mut cmd = gradebook();
     cmd.args(["serve", "--bind", "127.0.0.1:0"])
         .env("DATABASE_URL", &db.url);

@@ -12,6 +12,7 @@ mod averages;
 mod bench;
 mod cli;
 mod connection;
+mod crash;
 mod diary;
 mod http_basics;
 mod journal;
