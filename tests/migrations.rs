@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use persistence::DbConnection;
 
-use crate::support::{Backend, TestDb, on_both_backends};
+use crate::support::{Backend, TestApp, TestDb, on_both_backends};
 
 fn names(backend: &str) -> BTreeSet<String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -47,6 +47,7 @@ fn both_trees_have_the_same_migrations() {
 
 on_both_backends!(
     migrations_run_up_down_and_up_again,
+    the_newest_migrations_upgrade_a_database_that_holds_data_and_keep_it,
     foreign_keys_are_indexed,
     school_owned_tables_carry_school_id
 );
@@ -71,6 +72,129 @@ async fn migrations_run_up_down_and_up_again(backend: Backend) {
     );
     let again = persistence::migrations::run_pending(&mut conn).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(again, up);
+}
+
+/// The newest migrations after the last one that created a table: they add columns, indexes
+/// and triggers to tables that already hold a school's data, and an upgrade applies them so.
+fn upgrades_of_filled_tables() -> usize {
+    let newest_first: Vec<String> = names("postgres").into_iter().rev().collect();
+    newest_first
+        .iter()
+        .take_while(|name| {
+            ["postgres", "sqlite"].iter().all(|backend| {
+                let up = Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../migrations")
+                    .join(backend)
+                    .join(name.as_str())
+                    .join("up.sql");
+                !std::fs::read_to_string(&up)
+                    .unwrap_or_else(|e| panic!("{}: {e}", up.display()))
+                    .to_uppercase()
+                    .contains("CREATE TABLE")
+            })
+        })
+        .count()
+}
+
+/// A column an upgrade adds to a table that holds data, with values of its own: left out of
+/// what must be kept.
+const ADDED_COLUMNS: [&str; 1] = ["grants_version"];
+
+/// Every table's rows as text, in a stable order: what an upgrade must keep.
+fn contents(conn: &mut DbConnection) -> Vec<(String, Vec<String>)> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        row: String,
+    }
+    tables(conn)
+        .into_iter()
+        .filter(|t| t != "__diesel_schema_migrations")
+        .map(|table| {
+            let sql = match conn {
+                DbConnection::Pg(_) => format!(
+                    "SELECT column_name::text AS name FROM information_schema.columns \
+                     WHERE table_schema = 'public' AND table_name = '{table}' \
+                     ORDER BY ordinal_position"
+                ),
+                DbConnection::Sqlite(_) => {
+                    format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid")
+                }
+            };
+            let columns: Vec<String> = diesel::sql_query(sql)
+                .load::<Name>(conn)
+                .unwrap_or_else(|e| panic!("{table}: {e}"))
+                .into_iter()
+                .map(|c| c.name)
+                .filter(|c| !ADDED_COLUMNS.contains(&c.as_str()))
+                .map(|c| format!("COALESCE(CAST({c} AS TEXT), '-')"))
+                .collect();
+            let sql = format!(
+                "SELECT {} AS row FROM {table} ORDER BY 1",
+                columns.join(" || '|' || ")
+            );
+            let rows = diesel::sql_query(sql)
+                .load::<Row>(conn)
+                .unwrap_or_else(|e| panic!("{table}: {e}"))
+                .into_iter()
+                .map(|r| r.row)
+                .collect();
+            (table, rows)
+        })
+        .collect()
+}
+
+/// Fails naming each table whose rows changed, and the rows gone and come.
+fn assert_kept(before: &[(String, Vec<String>)], after: &[(String, Vec<String>)], step: &str) {
+    let tables = |c: &[(String, Vec<String>)]| c.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>();
+    assert_eq!(tables(before), tables(after), "{step} changed the tables");
+    let changed: Vec<String> = before
+        .iter()
+        .zip(after)
+        .filter(|((_, was), (_, now))| was != now)
+        .map(|((table, was), (_, now))| {
+            let gone: Vec<&String> = was.iter().filter(|r| !now.contains(r)).collect();
+            let came: Vec<&String> = now.iter().filter(|r| !was.contains(r)).collect();
+            format!("{table}: gone {gone:?}, came {came:?}")
+        })
+        .collect();
+    assert!(changed.is_empty(), "{step} changed rows: {changed:#?}");
+}
+
+async fn the_newest_migrations_upgrade_a_database_that_holds_data_and_keep_it(backend: Backend) {
+    let app = TestApp::new(backend).with_demo();
+    let (parent, _) = app.tokens("demo-parent").await;
+    let child = app.get_as(&parent, "/api/v1/me").await.json()["children"][0]["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("demo-parent has no child"));
+    let diary = format!("/api/v1/students/{child}/diary?from=2026-11-23&to=2026-11-29");
+    let before = app.get_as(&parent, &diary).await.expect(200).json();
+    assert!(
+        before["days"].as_array().is_some_and(|d| !d.is_empty()),
+        "the demo fills the week: {before}"
+    );
+
+    let mut conn = app.pool().get().unwrap_or_else(|e| panic!("{e}"));
+    let filled = contents(&mut conn);
+    let total = filled.iter().map(|(_, rows)| rows.len()).sum::<usize>();
+    assert!(total > 500, "the demo holds data: {total} rows");
+    let upgrades = upgrades_of_filled_tables();
+    assert!(
+        upgrades > 0,
+        "the newest migration creates a table: nothing to upgrade"
+    );
+    let down =
+        persistence::migrations::revert_last(&mut conn, upgrades).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(down.len(), upgrades);
+    assert_kept(&filled, &contents(&mut conn), "reverting");
+    let up = persistence::migrations::run_pending(&mut conn).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(up, down.into_iter().rev().collect::<Vec<_>>());
+    assert_kept(&filled, &contents(&mut conn), "upgrading");
+    drop(conn);
+
+    // The upgraded database serves what it served.
+    let (parent, _) = app.tokens("demo-parent").await;
+    assert_eq!(app.get_as(&parent, &diary).await.expect(200).json(), before);
 }
 
 #[derive(QueryableByName)]

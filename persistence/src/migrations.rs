@@ -35,6 +35,23 @@ pub fn revert_all(conn: &mut DbConnection) -> Result<Vec<String>, PersistenceErr
     Ok(reverted.iter().map(ToString::to_string).collect())
 }
 
+/// Reverts the `count` newest applied migrations, newest first, and returns their versions
+/// (an operator rolling back a release; tests upgrading a database that holds data).
+///
+/// # Errors
+/// When a down migration fails; the ones before it stay reverted.
+pub fn revert_last(conn: &mut DbConnection, count: usize) -> Result<Vec<String>, PersistenceError> {
+    let mut reverted = Vec::with_capacity(count);
+    for _ in 0..count {
+        let version = match conn {
+            DbConnection::Pg(c) => c.revert_last_migration(POSTGRES).map_err(failed)?,
+            DbConnection::Sqlite(c) => c.revert_last_migration(SQLITE).map_err(failed)?,
+        };
+        reverted.push(version.to_string());
+    }
+    Ok(reverted)
+}
+
 /// The migrations not yet applied.
 ///
 /// # Errors
