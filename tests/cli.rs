@@ -173,9 +173,15 @@ impl Drop for Server {
 }
 
 pub(crate) fn start(db: &TestDb, demo: bool) -> Server {
+    start_with(db, demo, &[])
+}
+
+/// [`start`] with more environment variables.
+pub(crate) fn start_with(db: &TestDb, demo: bool, env: &[(&str, &str)]) -> Server {
     let mut cmd = gradebook();
     cmd.args(["serve", "--bind", "127.0.0.1:0"])
-        .env("DATABASE_URL", &db.url);
+        .env("DATABASE_URL", &db.url)
+        .envs(env.iter().copied());
     if demo {
         cmd.arg("--demo");
     }

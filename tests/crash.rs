@@ -25,7 +25,7 @@ const ANSWERED_BEFORE_KILL: usize = 24;
 
 /// One HTTP/1.1 request on a connection of its own: the status and body, or `None` when the
 /// connection failed or closed before a whole answer came (the server was killed).
-fn send(
+pub(crate) fn send(
     addr: &str,
     method: &str,
     path: &str,
@@ -71,7 +71,7 @@ fn num(v: &Value) -> i64 {
     v.as_i64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
 
-fn token(addr: &str, login: &str) -> String {
+pub(crate) fn token(addr: &str, login: &str) -> String {
     let body = json!({"login": login, "password": "demo-password"});
     match send(addr, "POST", "/api/v1/auth/login", &[], Some(&body)) {
         Some((200, answer)) => answer["access_token"]
@@ -82,7 +82,7 @@ fn token(addr: &str, login: &str) -> String {
     }
 }
 
-fn get(addr: &str, token: &str, path: &str) -> Value {
+pub(crate) fn get(addr: &str, token: &str, path: &str) -> Value {
     let bearer = format!("Bearer {token}");
     match send(addr, "GET", path, &[("Authorization", &bearer)], None) {
         Some((200, answer)) => answer,
@@ -91,7 +91,7 @@ fn get(addr: &str, token: &str, path: &str) -> Value {
 }
 
 /// A fresh lesson of the demo teacher's class in its subject, its students and a work type.
-fn lesson_to_grade(addr: &str, teacher: &str) -> (i64, Vec<i64>, i64) {
+pub(crate) fn lesson_to_grade(addr: &str, teacher: &str) -> (i64, Vec<i64>, i64) {
     let admin = token(addr, "demo-admin");
     let school = num(&get(addr, &admin, "/api/v1/me")["schools"][0]["id"]);
     let me = num(&get(addr, teacher, "/api/v1/me")["id"]);

@@ -16,6 +16,7 @@ mod crash;
 mod diary;
 mod http_basics;
 mod journal;
+mod logs;
 mod migrations;
 mod openapi_contract;
 mod push;
