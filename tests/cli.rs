@@ -99,6 +99,7 @@ fn openapi_prints_the_committed_contract() {
 }
 
 on_both_backends!(
+    a_slow_client_is_cut_off_and_the_server_keeps_serving,
     migrate_applies_once,
     serve_migrates_answers_and_stops_gracefully,
     an_operator_creates_a_school_and_its_first_administrators,
@@ -408,4 +409,49 @@ async fn an_operator_creates_a_school_and_its_first_administrators(backend: Back
             .any(|e| e["action"] == "person.created" && e["actor_id"].is_null())),
         "{audit}"
     );
+}
+
+/// What a stalled connection got within `within`: `Some(answer)` when the server answered or
+/// closed it (an empty answer), `None` when it was still held open.
+fn cut_off(stream: &mut TcpStream, within: Duration) -> Option<String> {
+    stream.set_read_timeout(Some(within)).unwrap_or_default();
+    let mut answer = Vec::new();
+    let mut chunk = [0_u8; 1024];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => return Some(String::from_utf8_lossy(&answer).into_owned()),
+            Ok(n) => answer.extend_from_slice(&chunk[..n]),
+            // Reset by the server: cut off too.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return Some(String::from_utf8_lossy(&answer).into_owned());
+            }
+            Err(_) => return None,
+        }
+    }
+}
+
+async fn a_slow_client_is_cut_off_and_the_server_keeps_serving(backend: Backend) {
+    let db = TestDb::empty(backend);
+    let server = start_with(&db, true, &[("APP__SERVER__REQUEST_TIMEOUT_SECS", "1")]);
+    let connect = || TcpStream::connect(&server.addr).unwrap_or_else(|e| panic!("{e}"));
+    // Half a request head, and a whole head with a tenth of its body.
+    let mut slow_head = connect();
+    write!(slow_head, "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\n").unwrap_or_default();
+    let mut slow_body = connect();
+    write!(
+        slow_body,
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Content-Length: 100\r\n\r\n{{\"login\":"
+    )
+    .unwrap_or_default();
+    // Others are served meanwhile.
+    assert_eq!(http_get(&server.addr, "/health/ready").0, 200);
+    for (what, stream) in [("head", &mut slow_head), ("body", &mut slow_body)] {
+        let answer = cut_off(stream, Duration::from_secs(8))
+            .unwrap_or_else(|| panic!("a client stalled in its request {what} was held over 8 s"));
+        // 408 once the request timeout (1 s) is up; the connection closed within actix's
+        // disconnect timeout (5 s) after.
+        assert!(answer.starts_with("HTTP/1.1 408"), "{what}: {answer}");
+    }
+    assert_eq!(http_get(&server.addr, "/health/ready").0, 200);
 }

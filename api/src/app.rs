@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
-use actix_web::{App, HttpRequest, HttpResponse, middleware, web};
+use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, middleware, web};
 use persistence::Pool;
 use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
@@ -89,6 +89,7 @@ pub fn build_app(
     >,
 > {
     let limit = state.settings.server.body_limit_bytes;
+    let body_time = std::time::Duration::from_secs(state.settings.server.request_timeout_secs);
     let (app, doc) = App::new()
         .into_utoipa_app()
         .openapi(openapi::base())
@@ -118,6 +119,12 @@ pub fn build_app(
         .app_data(web::Data::new(route_table))
         .default_service(web::to(fallback))
         .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+        // Every request's body within the request timeout (see `crate::body_deadline`).
+        .wrap_fn(move |mut req, service| {
+            let body = req.take_payload();
+            req.set_payload(crate::body_deadline::Deadline::new(body, body_time).into_payload());
+            service.call(req)
+        })
         .wrap(TracingLogger::default())
 }
 

@@ -119,6 +119,9 @@ pub enum ApiError {
     PreconditionRequired,
     #[error("payload too large (limit {limit} bytes)")]
     PayloadTooLarge { limit: usize },
+    /// The request body did not arrive within the server's request timeout.
+    #[error("request timeout")]
+    RequestTimeout,
     #[error("unsupported media type")]
     UnsupportedMediaType { expected: &'static str },
     #[error("validation failed")]
@@ -158,6 +161,7 @@ impl ApiError {
             Self::PreconditionFailed => "precondition_failed",
             Self::PreconditionRequired => "precondition_required",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::RequestTimeout => "request_timeout",
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::Validation(_) => "validation_failed",
             Self::TooManyRequests { .. } => "too_many_requests",
@@ -179,6 +183,7 @@ impl ApiError {
             Self::PreconditionFailed => "The resource has changed since you read it",
             Self::PreconditionRequired => "Send If-Match with the ETag you read",
             Self::PayloadTooLarge { .. } => "The request body is too large",
+            Self::RequestTimeout => "The request body did not arrive in time",
             Self::UnsupportedMediaType { .. } => "Unsupported media type",
             Self::Validation(_) => "The request is not valid",
             Self::TooManyRequests { .. } => "Too many requests",
@@ -231,6 +236,9 @@ impl ApiError {
             Self::PreconditionRequired => Some(
                 "changing or deleting needs an If-Match header with the resource's ETag".to_owned(),
             ),
+            Self::RequestTimeout => {
+                Some("send the whole body within the server's request timeout".to_owned())
+            }
         }
     }
 
@@ -267,6 +275,7 @@ impl ResponseError for ApiError {
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -301,6 +310,10 @@ impl ResponseError for ApiError {
             }
             Self::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            // The rest of the body would never be read: the connection ends with the answer.
+            Self::RequestTimeout => {
+                response.force_close();
             }
             Self::Unauthorized => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
@@ -367,6 +380,7 @@ pub fn form_error(
         E::ContentType => ApiError::UnsupportedMediaType {
             expected: "application/x-www-form-urlencoded",
         },
+        E::Payload(e) if crate::body_deadline::passed(&e) => ApiError::RequestTimeout,
         other => ApiError::OAuth(OAuthError::InvalidRequest(other.to_string())),
     }
 }

@@ -51,6 +51,7 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
             }
             let bytes = body.await.map_err(|e| match e.as_error::<PayloadError>() {
                 Some(PayloadError::Overflow) => ApiError::PayloadTooLarge { limit },
+                Some(e) if crate::body_deadline::passed(e) => ApiError::RequestTimeout,
                 _ => ApiError::BadRequest("the body could not be read".to_owned()),
             })?;
             let value = parse::<T>(&bytes)?;
