@@ -39,6 +39,7 @@ on_both_backends!(
     failed_token_requests_do_not_lock_out_logins,
     a_parent_of_another_school_is_linked_with_their_code,
     wrong_used_and_expired_link_codes_are_refused_alike,
+    every_list_in_the_contract_refuses_a_page_over_its_maximum,
 );
 
 /// The demo school, its administrator's token, and the ids the tests need.
@@ -1280,4 +1281,62 @@ async fn wrong_used_and_expired_link_codes_are_refused_alike(backend: Backend) {
     locked.assert_problem(429, "too_many_requests");
     let other = link_by_code(&d.app, &d.admin, d.school, d.free_student(3), &good);
     ok(other, 201).await;
+}
+
+/// Every operation of the contract with a `limit` has a maximum page size, and a larger page
+/// is refused naming `limit` (not served whole): read from the committed contract, so a new
+/// list is held to it at once (and needs a caller below).
+async fn every_list_in_the_contract_refuses_a_page_over_its_maximum(backend: Backend) {
+    let d = demo(backend).await;
+    let (teacher, _) = d.app.tokens("demo-teacher").await;
+    let (parent, _) = d.app.tokens("demo-parent").await;
+    municipality_admin(&d.app, d.municipality, "okrug-lists");
+    let okrug = text(
+        &d.app
+            .login("okrug-lists", "pw-123456")
+            .await
+            .expect(200)
+            .json(),
+        "access_token",
+    );
+    let contract: Value = must(serde_json::from_str(include_str!(
+        "../openapi/openapi.json"
+    )));
+    let mut lists = 0;
+    for (path, operations) in contract["paths"].as_object().into_iter().flatten() {
+        let Some(limit) = operations["get"]["parameters"]
+            .as_array()
+            .and_then(|p| p.iter().find(|p| p["name"] == "limit"))
+        else {
+            continue;
+        };
+        lists += 1;
+        let most = limit["schema"]["maximum"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{path}: limit has no maximum"));
+        assert!((1..=200).contains(&most), "{path}: maximum {most}");
+        let (caller, uri) = match path.as_str() {
+            "/api/v1/me/lessons" => (&teacher, path.clone()),
+            "/api/v1/notifications" => (&parent, path.clone()),
+            p if p.starts_with("/api/v1/schools/{school_id}/") => {
+                (&d.admin, p.replace("{school_id}", &d.school.to_string()))
+            }
+            p if p.starts_with("/api/v1/municipalities/{municipality_id}/") => (
+                &okrug,
+                p.replace("{municipality_id}", &d.municipality.to_string()),
+            ),
+            other => panic!("{other}: a list with no caller in this test"),
+        };
+        let page = |n: i64| format!("{uri}?limit={n}");
+        let _ = d.app.get_as(caller, &page(most)).await.expect(200);
+        for over in [most + 1, 1_000_000] {
+            let reply = d.app.get_as(caller, &page(over)).await;
+            let problem = reply.assert_problem(422, "validation_failed");
+            assert_eq!(
+                problem["errors"][0]["field"], "limit",
+                "{path}?limit={over}"
+            );
+        }
+    }
+    assert!(lists >= 6, "the contract's lists: {lists}");
 }

@@ -22,6 +22,7 @@ on_both_backends!(
     a_term_locked_after_the_checks_refuses_the_grades,
     attendance_is_set_for_the_whole_lesson_idempotently_and_audited,
     answers_are_forgotten_after_their_days_and_a_late_retry_grades_nothing_twice,
+    oversized_batches_and_huge_numbers_are_refused_whole,
 );
 
 /// A school day inside the demo's second term (so the test does not depend on today's date).
@@ -329,6 +330,44 @@ async fn one_bad_entry_refuses_the_request_and_names_itself(backend: Backend) {
     let reply = d.grade(Some("typed-key"), &typed).await;
     let problem = reply.assert_problem(422, "validation_failed");
     assert_eq!(problem["errors"][0]["field"], "grades[0].value");
+}
+
+/// The field of the first error of a 422 problem.
+fn first_field(reply: &Reply) -> String {
+    let problem = reply.assert_problem(422, "validation_failed");
+    problem["errors"][0]["field"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn oversized_batches_and_huge_numbers_are_refused_whole(backend: Backend) {
+    let d = day(backend).await;
+    let entry = |i: usize| {
+        json!({"client_id": format!("o-{i}"), "student_id": d.students[i % d.students.len()],
+               "work_type_id": d.work_type(1), "value": 5})
+    };
+    // One more than a request may hold: named.
+    let over: Vec<Value> = (0..201).map(entry).collect();
+    let reply = d.grade(Some("over-key"), &json!({ "grades": over })).await;
+    assert_eq!(first_field(&reply), "grades");
+    // A hundred thousand: over the body limit, refused before it is parsed.
+    let huge: Vec<Value> = (0..100_000).map(entry).collect();
+    let reply = d.grade(Some("huge-key"), &json!({ "grades": huge })).await;
+    reply.assert_problem(413, "payload_too_large");
+    // Numbers no id can be.
+    for (number, key) in [(json!(1e30), "float-key"), (json!(u64::MAX), "u64-key")] {
+        let mut body = d.class_grades("n");
+        body["grades"][0]["student_id"] = number;
+        let reply = d.grade(Some(key), &body).await;
+        assert_eq!(first_field(&reply), "grades[0].student_id", "{key}");
+    }
+    assert!(d.stored_grades().await.is_empty(), "nothing was written");
+    // None of them stored an answer: a key of theirs grades with a good body.
+    let good = d.grade(Some("huge-key"), &d.class_grades("g")).await;
+    assert_eq!(good.status, 201, "{}", String::from_utf8_lossy(&good.body));
+    // And the server still serves.
+    assert_eq!(d.stored_grades().await.len(), d.students.len());
 }
 
 async fn concurrent_retries_grade_once(backend: Backend) {
