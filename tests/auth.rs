@@ -6,13 +6,14 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
-use crate::support::app::call_on;
+use crate::support::app::{Reply, call_on};
 use crate::support::{Backend, TestApp, on_both_backends};
 
 on_both_backends!(
     demo_accounts_log_in_and_see_themselves,
     a_wrong_password_and_an_unknown_login_look_the_same,
     repeated_failures_are_slowed_down,
+    failures_from_one_address_over_many_logins_are_slowed_down_there_only,
     refresh_rotates_and_reuse_revokes_the_family,
     logout_revokes_access_and_refresh,
     bad_tokens_are_refused_with_401,
@@ -93,6 +94,45 @@ async fn repeated_failures_are_slowed_down(backend: Backend) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     assert!(wait >= 1, "Retry-After names the wait");
+}
+
+/// A login from `address` (the client's, as the server sees it).
+async fn login_from(app: &TestApp, address: &str, login: &str, password: &str) -> Reply {
+    let peer = format!("{address}:40000")
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}"));
+    app.call(
+        TestRequest::post()
+            .uri("/api/v1/auth/login")
+            .peer_addr(peer)
+            .set_json(json!({"login": login, "password": password})),
+    )
+    .await
+}
+
+async fn failures_from_one_address_over_many_logins_are_slowed_down_there_only(backend: Backend) {
+    let app = TestApp::new(backend).with_demo();
+    // Guessing across accounts (password spraying): a failure for each of five logins.
+    for login in [
+        "demo-teacher",
+        "demo-admin",
+        "demo-student",
+        "nobody-1",
+        "nobody-2",
+    ] {
+        login_from(&app, "203.0.113.7", login, "Summer2026!")
+            .await
+            .assert_problem(401, "invalid_credentials");
+    }
+    // That address waits, even with a right password for an account it never tried.
+    let refused = login_from(&app, "203.0.113.7", "demo-parent", "demo-password").await;
+    refused.assert_problem(429, "too_many_requests");
+    assert!(refused.header("retry-after").is_some());
+    // The accounts are not locked for everyone else.
+    for login in ["demo-parent", "demo-teacher"] {
+        let reply = login_from(&app, "198.51.100.20", login, "demo-password").await;
+        assert_eq!(reply.status, 200, "{login}");
+    }
 }
 
 async fn refresh_rotates_and_reuse_revokes_the_family(backend: Backend) {
