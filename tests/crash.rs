@@ -223,8 +223,6 @@ async fn a_killed_server_loses_no_answered_grade_and_retries_write_each_once(bac
         .flat_map(|s| s.join().unwrap_or_else(|_| panic!("a sender panicked")))
         .collect();
     assert!(sent.iter().filter(|(_, _, s)| s.is_some()).count() >= ANSWERED_BEFORE_KILL);
-    // Each teacher's last request got no answer.
-    assert_eq!(sent.iter().filter(|(_, _, s)| s.is_none()).count(), SENDERS);
 
     // Every answered grade is stored once; an unanswered request is stored whole or not at all.
     let after_kill = stored(&db, lesson);

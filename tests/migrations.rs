@@ -1,7 +1,8 @@
 //! The two migration trees: same names, up-down-up on both backends, indexed foreign keys,
 //! `school_id` on every school-owned table.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound::{Excluded, Unbounded};
 use std::path::Path;
 
 use diesel::prelude::*;
@@ -74,39 +75,12 @@ async fn migrations_run_up_down_and_up_again(backend: Backend) {
     assert_eq!(again, up);
 }
 
-/// The newest migrations after the last one that created a table: they add columns, indexes
-/// and triggers to tables that already hold a school's data, and an upgrade applies them so.
-fn upgrades_of_filled_tables() -> usize {
-    let newest_first: Vec<String> = names("postgres").into_iter().rev().collect();
-    newest_first
-        .iter()
-        .take_while(|name| {
-            ["postgres", "sqlite"].iter().all(|backend| {
-                let up = Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("../migrations")
-                    .join(backend)
-                    .join(name.as_str())
-                    .join("up.sql");
-                !std::fs::read_to_string(&up)
-                    .unwrap_or_else(|e| panic!("{}: {e}", up.display()))
-                    .to_uppercase()
-                    .contains("CREATE TABLE")
-            })
-        })
-        .count()
-}
+/// The version a database that holds data is brought back to and upgraded from: every
+/// migration after it is reverted, then applied again.
+const OLDER_VERSION: &str = "2026-11-23-000013_notification_language_and_reads";
 
-/// A column an upgrade adds to a table that holds data, with values of its own: left out of
-/// what must be kept.
-const ADDED_COLUMNS: [&str; 1] = ["grants_version"];
-
-/// Every table's rows as text, in a stable order: what an upgrade must keep.
-fn contents(conn: &mut DbConnection) -> Vec<(String, Vec<String>)> {
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = Text)]
-        row: String,
-    }
+/// Each table's columns (the migrations' own table left out).
+fn columns(conn: &mut DbConnection) -> BTreeMap<String, Vec<String>> {
     tables(conn)
         .into_iter()
         .filter(|t| t != "__diesel_schema_migrations")
@@ -121,17 +95,37 @@ fn contents(conn: &mut DbConnection) -> Vec<(String, Vec<String>)> {
                     format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid")
                 }
             };
-            let columns: Vec<String> = diesel::sql_query(sql)
+            let names = diesel::sql_query(sql)
                 .load::<Name>(conn)
                 .unwrap_or_else(|e| panic!("{table}: {e}"))
                 .into_iter()
                 .map(|c| c.name)
-                .filter(|c| !ADDED_COLUMNS.contains(&c.as_str()))
+                .collect();
+            (table, names)
+        })
+        .collect()
+}
+
+/// The rows of `columns`' tables, as text in a stable order, read in those columns only.
+fn contents(
+    conn: &mut DbConnection,
+    columns: &BTreeMap<String, Vec<String>>,
+) -> Vec<(String, Vec<String>)> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        row: String,
+    }
+    columns
+        .iter()
+        .map(|(table, names)| {
+            let row: Vec<String> = names
+                .iter()
                 .map(|c| format!("COALESCE(CAST({c} AS TEXT), '-')"))
                 .collect();
             let sql = format!(
                 "SELECT {} AS row FROM {table} ORDER BY 1",
-                columns.join(" || '|' || ")
+                row.join(" || '|' || ")
             );
             let rows = diesel::sql_query(sql)
                 .load::<Row>(conn)
@@ -139,7 +133,7 @@ fn contents(conn: &mut DbConnection) -> Vec<(String, Vec<String>)> {
                 .into_iter()
                 .map(|r| r.row)
                 .collect();
-            (table, rows)
+            (table.clone(), rows)
         })
         .collect()
 }
@@ -174,22 +168,22 @@ async fn the_newest_migrations_upgrade_a_database_that_holds_data_and_keep_it(ba
         "the demo fills the week: {before}"
     );
 
+    // The database brought back to an older version, with its data.
     let mut conn = app.pool().get().unwrap_or_else(|e| panic!("{e}"));
-    let filled = contents(&mut conn);
+    let newer = names("postgres")
+        .range::<str, _>((Excluded(OLDER_VERSION), Unbounded))
+        .count();
+    let down =
+        persistence::migrations::revert_last(&mut conn, newer).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(down.len(), newer);
+    let older = columns(&mut conn);
+    let filled = contents(&mut conn, &older);
     let total = filled.iter().map(|(_, rows)| rows.len()).sum::<usize>();
     assert!(total > 500, "the demo holds data: {total} rows");
-    let upgrades = upgrades_of_filled_tables();
-    assert!(
-        upgrades > 0,
-        "the newest migration creates a table: nothing to upgrade"
-    );
-    let down =
-        persistence::migrations::revert_last(&mut conn, upgrades).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(down.len(), upgrades);
-    assert_kept(&filled, &contents(&mut conn), "reverting");
+    // Upgraded: every row of the older version is there, as it was.
     let up = persistence::migrations::run_pending(&mut conn).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(up, down.into_iter().rev().collect::<Vec<_>>());
-    assert_kept(&filled, &contents(&mut conn), "upgrading");
+    assert_kept(&filled, &contents(&mut conn, &older), "upgrading");
     drop(conn);
 
     // The upgraded database serves what it served.

@@ -121,6 +121,12 @@ pub fn build_app(
         .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
         // Every request's body within the request timeout (see `crate::body_deadline`).
         .wrap_fn(move |mut req, service| {
+            let declared = req
+                .headers()
+                .get(actix_web::http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok());
+            let body_time = crate::body_deadline::allowance(body_time, declared);
             let body = req.take_payload();
             req.set_payload(crate::body_deadline::Deadline::new(body, body_time).into_payload());
             service.call(req)

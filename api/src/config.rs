@@ -113,7 +113,8 @@ pub struct ServerSettings {
     pub bind: String,
     /// Largest request body accepted, in bytes.
     pub body_limit_bytes: usize,
-    /// How long a client may take to send its request head, in seconds.
+    /// How long a client may take to send its request head, in seconds, and then its body
+    /// (a second more for every 16 KiB it declares; see `crate::body_deadline`).
     pub request_timeout_secs: u64,
     /// How long running requests may finish after a stop signal, in seconds.
     pub shutdown_timeout_secs: u64,

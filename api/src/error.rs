@@ -364,6 +364,7 @@ pub fn json_error(
         },
         E::Deserialize(e) if e.is_data() => ApiError::field("body", "invalid_type", e.to_string()),
         E::Deserialize(e) => ApiError::BadRequest(format!("malformed JSON: {e}")),
+        E::Payload(e) if crate::body_deadline::passed(&e) => ApiError::RequestTimeout,
         other => ApiError::BadRequest(other.to_string()),
     }
 }

@@ -36,7 +36,8 @@ pub fn revert_all(conn: &mut DbConnection) -> Result<Vec<String>, PersistenceErr
 }
 
 /// Reverts the `count` newest applied migrations, newest first, and returns their versions
-/// (an operator rolling back a release; tests upgrading a database that holds data).
+/// (the tests use it to bring a database that holds data back to an older version, then
+/// upgrade it).
 ///
 /// # Errors
 /// When a down migration fails; the ones before it stay reverted.

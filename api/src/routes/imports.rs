@@ -172,7 +172,15 @@ async fn read_body(
         .map_err(|_| ApiError::PayloadTooLarge {
             limit: IMPORT_BODY_LIMIT,
         })?
-        .map_err(|_| ApiError::BadRequest("the body could not be read".into()))?;
+        .map_err(|e| {
+            if e.as_error::<actix_web::error::PayloadError>()
+                .is_some_and(crate::body_deadline::passed)
+            {
+                ApiError::RequestTimeout
+            } else {
+                ApiError::BadRequest("the body could not be read".into())
+            }
+        })?;
     let request: RosterImportRequest = crate::extract::parse(&body)?;
     request
         .validate()
