@@ -204,29 +204,71 @@ pub(crate) fn start_with(db: &TestDb, demo: bool, env: &[(&str, &str)]) -> Serve
     Server { child, addr }
 }
 
-/// A minimal HTTP/1.1 GET, to keep the test free of a client library.
-fn http_get(addr: &str, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("{e}"));
+/// One HTTP/1.1 request on a connection of its own (a minimal client, to keep the tests free of
+/// a client library): the status and body, or `None` when the connection failed or closed
+/// before a whole answer came (the server was killed).
+pub(crate) fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(addr).ok()?;
     stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap_or_default();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap_or_default();
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).ok()?;
+    stream.write_all(body.as_bytes()).ok()?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).ok()?;
+    let answer = String::from_utf8_lossy(&answer);
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })
         .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    // A body cut short is no answer.
+    (body.len() >= length).then(|| (status, body.to_owned()))
+}
+
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    http(addr, "GET", path, &[], "").unwrap_or_default()
+}
+
+/// Stops the server as an operator does (`SIGTERM`) and waits for it (20 s at most).
+pub(crate) fn stop(server: &mut Server) -> std::process::ExitStatus {
+    let pid = server.child.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .map(|s| s.success());
+    assert_eq!(killed.ok(), Some(true));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(Some(status)) = server.child.try_wait() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 async fn serve_migrates_answers_and_stops_gracefully(backend: Backend) {
@@ -242,23 +284,7 @@ async fn serve_migrates_answers_and_stops_gracefully(backend: Backend) {
     let (status, _) = http_get(&server.addr, "/docs/");
     assert_eq!(status, 200);
 
-    let pid = server.child.id().to_string();
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .map(|s| s.success());
-    assert_eq!(killed.ok(), Some(true));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Ok(Some(status)) = server.child.try_wait() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the server did not stop after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = stop(&mut server);
     assert!(status.success(), "graceful stop exits 0, got {status:?}");
     let mut err = String::new();
     if let Some(mut stderr) = server.child.stderr.take() {

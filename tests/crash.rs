@@ -3,8 +3,6 @@
 //! `Idempotency-Key`, same body) write each grade once.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -13,7 +11,7 @@ use diesel::prelude::*;
 use persistence::schema::grades;
 use serde_json::{Value, json};
 
-use crate::cli::{gradebook, run, start, stderr_of};
+use crate::cli::{gradebook, http, run, start, stderr_of};
 use crate::support::{Backend, TestDb, on_both_backends};
 
 on_both_backends!(a_killed_server_loses_no_answered_grade_and_retries_write_each_once);
@@ -23,8 +21,7 @@ const SENDERS: usize = 4;
 /// Answered gradings before the kill.
 const ANSWERED_BEFORE_KILL: usize = 24;
 
-/// One HTTP/1.1 request on a connection of its own: the status and body, or `None` when the
-/// connection failed or closed before a whole answer came (the server was killed).
+/// [`http`] with a JSON body and answer (`Null` for an answer that is not JSON).
 pub(crate) fn send(
     addr: &str,
     method: &str,
@@ -32,39 +29,9 @@ pub(crate) fn send(
     headers: &[(&str, &str)],
     body: Option<&Value>,
 ) -> Option<(u16, Value)> {
-    let mut stream = TcpStream::connect(addr).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .ok()?;
     let body = body.map(Value::to_string).unwrap_or_default();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).ok()?;
-    stream.write_all(body.as_bytes()).ok()?;
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).ok()?;
-    let answer = String::from_utf8_lossy(&answer);
-    let (head, body) = answer.split_once("\r\n\r\n")?;
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    let length: usize = head
-        .lines()
-        .find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("content-length")
-                .then(|| value.trim().parse().ok())?
-        })
-        .unwrap_or(0);
-    // A body cut short by the kill is no answer.
-    if body.len() < length {
-        return None;
-    }
-    Some((status, serde_json::from_str(body).unwrap_or(Value::Null)))
+    let (status, answer) = http(addr, method, path, headers, &body)?;
+    Some((status, serde_json::from_str(&answer).unwrap_or(Value::Null)))
 }
 
 fn num(v: &Value) -> i64 {

@@ -2,16 +2,26 @@
 //! password, a token, an activation code, a name or a grade's words.
 
 use std::io::Read;
-use std::process::Command;
-use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::cli::start_with;
+use crate::cli::{start_with, stop};
 use crate::crash::{get, lesson_to_grade, send, token};
 use crate::support::{Backend, TestDb, on_both_backends};
 
 on_both_backends!(the_log_holds_no_secret_and_no_name);
+
+/// [`send`], which must be answered.
+fn answered(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> (u16, Value) {
+    send(addr, method, path, headers, body)
+        .unwrap_or_else(|| panic!("no answer to {method} {path}"))
+}
 
 async fn the_log_holds_no_secret_and_no_name(backend: Backend) {
     let db = TestDb::empty(backend);
@@ -30,8 +40,7 @@ async fn the_log_holds_no_secret_and_no_name(backend: Backend) {
 
     // Logins, a wrong password, a refresh.
     let login = json!({"login": "demo-admin", "password": "demo-password"});
-    let (status, tokens) = send(&addr, "POST", "/api/v1/auth/login", &[], Some(&login))
-        .unwrap_or_else(|| panic!("no answer"));
+    let (status, tokens) = answered(&addr, "POST", "/api/v1/auth/login", &[], Some(&login));
     assert_eq!(status, 200);
     let admin = tokens["access_token"]
         .as_str()
@@ -44,14 +53,13 @@ async fn the_log_holds_no_secret_and_no_name(backend: Backend) {
     let wrong = json!({"login": "demo-teacher", "password": "not-the-password-41"});
     let refused = send(&addr, "POST", "/api/v1/auth/login", &[], Some(&wrong));
     assert_eq!(refused.map(|(s, _)| s), Some(401));
-    let refreshed = send(
+    let refreshed = answered(
         &addr,
         "POST",
         "/api/v1/auth/refresh",
         &[],
         Some(&json!({"refresh_token": refresh})),
-    )
-    .unwrap_or_else(|| panic!("no answer"));
+    );
     assert_eq!(refreshed.0, 200, "{}", refreshed.1);
     let new_refresh = refreshed.1["refresh_token"]
         .as_str()
@@ -79,22 +87,20 @@ async fn the_log_holds_no_secret_and_no_name(backend: Backend) {
         .and_then(|p| p["id"].as_i64())
         .unwrap_or_else(|| panic!("no parent account to activate: {people}"));
     let bearer = format!("Bearer {admin}");
-    let issued = send(
+    let issued = answered(
         &addr,
         "POST",
         &format!("/api/v1/schools/{school}/people/{person}/activation-code"),
         &[("Authorization", &bearer)],
         None,
-    )
-    .unwrap_or_else(|| panic!("no answer"));
+    );
     assert_eq!(issued.0, 201, "{}", issued.1);
     let code = issued.1["activation_code"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
     let activate = json!({"code": code, "password": "brand-new-secret-77"});
-    let activated = send(&addr, "POST", "/api/v1/auth/activate", &[], Some(&activate))
-        .unwrap_or_else(|| panic!("no answer"));
+    let activated = answered(&addr, "POST", "/api/v1/auth/activate", &[], Some(&activate));
     assert_eq!(activated.0, 200, "{}", activated.1);
 
     // Grades with words of their own, for a class of named students.
@@ -106,14 +112,13 @@ async fn the_log_holds_no_secret_and_no_name(backend: Backend) {
         "reason": "Пересдача после болезни",
     });
     let bearer = format!("Bearer {teacher}");
-    let graded = send(
+    let graded = answered(
         &addr,
         "POST",
         &format!("/api/v1/lessons/{lesson}/grades"),
         &[("Authorization", &bearer), ("Idempotency-Key", "log-key-1")],
         Some(&grades),
-    )
-    .unwrap_or_else(|| panic!("no answer"));
+    );
     assert_eq!(graded.0, 201, "{}", graded.1);
     // The parent reads the child's diary: names and grades in the answer.
     let parent = token(&addr, "demo-parent");
@@ -127,14 +132,7 @@ async fn the_log_holds_no_secret_and_no_name(backend: Backend) {
     );
 
     // A stop as an operator does it, then the whole log.
-    let pid = server.child.id().to_string();
-    let stopped = Command::new("kill").args(["-TERM", &pid]).status();
-    assert!(stopped.is_ok_and(|s| s.success()));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while server.child.try_wait().ok().flatten().is_none() {
-        assert!(Instant::now() < deadline, "the server did not stop");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    stop(&mut server);
     let log = log
         .join()
         .unwrap_or_else(|_| panic!("the log reader panicked"));

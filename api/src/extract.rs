@@ -49,17 +49,23 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
                     expected: "application/json",
                 });
             }
-            let bytes = body.await.map_err(|e| match e.as_error::<PayloadError>() {
-                Some(PayloadError::Overflow) => ApiError::PayloadTooLarge { limit },
-                Some(e) if crate::body_deadline::passed(e) => ApiError::RequestTimeout,
-                _ => ApiError::BadRequest("the body could not be read".to_owned()),
-            })?;
+            let bytes = body.await.map_err(|e| unread(&e, limit))?;
             let value = parse::<T>(&bytes)?;
             value
                 .validate()
                 .map_err(|e| ApiError::Validation(field_errors(&e)))?;
             Ok(Self(value))
         })
+    }
+}
+
+/// Why a body of at most `limit` bytes could not be read: too large (413), too slow (408, see
+/// [`crate::body_deadline`]), or cut off (400).
+pub fn unread(error: &actix_web::Error, limit: usize) -> ApiError {
+    match error.as_error::<PayloadError>() {
+        Some(PayloadError::Overflow) => ApiError::PayloadTooLarge { limit },
+        Some(e) if crate::body_deadline::passed(e) => ApiError::RequestTimeout,
+        _ => ApiError::BadRequest("the body could not be read".to_owned()),
     }
 }
 

@@ -354,11 +354,14 @@ struct Paced<'a> {
 async fn paced_search(
     bench: &BenchSchool,
     options: &Options,
-    start: Duration,
+    start: Option<Duration>,
     scenario: &Paced<'_>,
     database: &str,
     requests: impl Fn(usize) -> Vec<RequestSource>,
 ) -> Result<Vec<Row>, BenchError> {
+    let Some(start) = start else {
+        return Ok(Vec::new());
+    };
     let Paced {
         progress,
         rows: (paced, most),
@@ -1004,20 +1007,22 @@ pub async fn grade_a_class(bench: &BenchSchool, options: &Options) -> Result<Vec
     )
     .await?;
 
-    let paced = match options.grading_pace {
-        Some(pace) => {
-            let scenario = Paced {
-                progress: "grade a class: API",
-                rows: (GRADE_PACED, GRADE_MOST),
-                clients: format!("{teachers} teachers"),
-                p99_ms: GRADE_P99_MS,
-            };
-            paced_search(bench, options, pace, &scenario, &database, |step| {
-                grading_requests(&graders, &format!("paced{step}"), work_type)
-            })
-            .await?
-        }
-        None => Vec::new(),
+    let paced = {
+        let scenario = Paced {
+            progress: "grade a class: API",
+            rows: (GRADE_PACED, GRADE_MOST),
+            clients: format!("{teachers} teachers"),
+            p99_ms: GRADE_P99_MS,
+        };
+        paced_search(
+            bench,
+            options,
+            options.grading_pace,
+            &scenario,
+            &database,
+            |step| grading_requests(&graders, &format!("paced{step}"), work_type),
+        )
+        .await?
     };
 
     options.say(&format!("grade a class: direct writes, {teachers} threads"));
@@ -1133,20 +1138,22 @@ pub async fn open_the_diary_week(
         options.budget(options.measure),
     )
     .await?;
-    let paced = match options.diary_pace {
-        Some(pace) => {
-            let scenario = Paced {
-                progress: "open the diary week: API",
-                rows: (DIARY_PACED, DIARY_MOST),
-                clients: format!("{parents} parents"),
-                p99_ms: DIARY_P99_MS,
-            };
-            paced_search(bench, options, pace, &scenario, &database, |_| {
-                diaries(&families)
-            })
-            .await?
-        }
-        None => Vec::new(),
+    let paced = {
+        let scenario = Paced {
+            progress: "open the diary week: API",
+            rows: (DIARY_PACED, DIARY_MOST),
+            clients: format!("{parents} parents"),
+            p99_ms: DIARY_P99_MS,
+        };
+        paced_search(
+            bench,
+            options,
+            options.diary_pace,
+            &scenario,
+            &database,
+            |_| diaries(&families),
+        )
+        .await?
     };
     options.say(&format!("GET /health/live, {parents} clients"));
     load::http(bench.addr, lives(), options.budget(options.warmup)).await?;

@@ -172,15 +172,7 @@ async fn read_body(
         .map_err(|_| ApiError::PayloadTooLarge {
             limit: IMPORT_BODY_LIMIT,
         })?
-        .map_err(|e| {
-            if e.as_error::<actix_web::error::PayloadError>()
-                .is_some_and(crate::body_deadline::passed)
-            {
-                ApiError::RequestTimeout
-            } else {
-                ApiError::BadRequest("the body could not be read".into())
-            }
-        })?;
+        .map_err(|e| crate::extract::unread(&e, IMPORT_BODY_LIMIT))?;
     let request: RosterImportRequest = crate::extract::parse(&body)?;
     request
         .validate()
