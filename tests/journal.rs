@@ -23,6 +23,7 @@ on_both_backends!(
     attendance_is_set_for_the_whole_lesson_idempotently_and_audited,
     answers_are_forgotten_after_their_days_and_a_late_retry_grades_nothing_twice,
     oversized_batches_and_huge_numbers_are_refused_whole,
+    edits_sent_late_never_overwrite_a_change_made_meanwhile,
 );
 
 /// A school day inside the demo's second term (so the test does not depend on today's date).
@@ -1034,4 +1035,190 @@ fn term_holding(d: &Day, school: i64, day: chrono::NaiveDate) -> i64 {
         .select(terms::id)
         .first(&mut conn)
         .unwrap_or_else(|e| panic!("the lesson's term: {e}"))
+}
+
+/// The `ETag` header of an answer, which must be the tag in its body too.
+fn tag_of(reply: &Reply, field: &str) -> String {
+    let header = reply.header("etag").unwrap_or_default().to_owned();
+    assert_eq!(
+        reply.json()[field],
+        header.as_str(),
+        "{field} and the ETag header"
+    );
+    assert!(header.starts_with('"') && header.len() > 2, "{header}");
+    header
+}
+
+/// The teacher app keeps working offline and sends its edits later, with `If-Match` naming
+/// what it read. An edit made meanwhile by someone else (the administration here) is not
+/// overwritten: 412, nothing written. What already stands is answered 200 (a retry whose
+/// first answer was lost), and a request without `If-Match` writes as before.
+async fn edits_sent_late_never_overwrite_a_change_made_meanwhile(backend: Backend) {
+    let d = day(backend).await;
+    let (admin, _) = d.app.tokens("demo-admin").await;
+    let lesson_path = format!("/api/v1/lessons/{}", d.lesson_id());
+    let lesson = || async {
+        d.app
+            .get_as(&d.teacher, &lesson_path)
+            .await
+            .expect(200)
+            .json()
+    };
+    let patch = |token: &str, tag: Option<&str>, body: Value| {
+        let (token, tag, path) = (
+            token.to_owned(),
+            tag.map(str::to_owned),
+            lesson_path.clone(),
+        );
+        let app = &d.app;
+        async move {
+            send(
+                app,
+                &token,
+                Method::PATCH,
+                &path,
+                tag.as_deref(),
+                Some(&body),
+            )
+            .await
+        }
+    };
+
+    // The plan.
+    let read = lesson().await["plan_etag"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let topic = json!({"topic": "Глагол"});
+    let first = patch(&d.teacher, Some(&read), topic.clone())
+        .await
+        .expect(200);
+    let after_topic = tag_of(&first, "plan_etag");
+    assert_ne!(after_topic, read, "the plan changed");
+    let retried = patch(&d.teacher, Some(&read), topic).await.expect(200);
+    assert_eq!(
+        tag_of(&retried, "plan_etag"),
+        after_topic,
+        "already applied"
+    );
+
+    let by_admin = patch(&admin, Some(&after_topic), json!({"homework": "Упр. 5"}))
+        .await
+        .expect(200);
+    let after_admin = tag_of(&by_admin, "plan_etag");
+    let stale = patch(
+        &d.teacher,
+        Some(&after_topic),
+        json!({"homework": "Упр. 7"}),
+    )
+    .await;
+    stale.assert_problem(412, "precondition_failed");
+    let now = lesson().await;
+    assert_eq!(
+        now["homework"], "Упр. 5",
+        "the administration's homework stands"
+    );
+    assert_eq!(now["topic"], "Глагол");
+    assert_eq!(now["plan_etag"], after_admin.as_str());
+
+    // Strong comparison: a weak tag matches nothing; any tag of a list, or `*`, does.
+    let weak = format!("W/{after_admin}");
+    let body = json!({"homework": "Упр. 8"});
+    patch(&d.teacher, Some(&weak), body.clone())
+        .await
+        .assert_problem(412, "precondition_failed");
+    let listed = format!("\"plan0-0000000000000000\", {after_admin}");
+    let changed = patch(&d.teacher, Some(&listed), body).await.expect(200);
+    assert_eq!(changed.json()["homework"], "Упр. 8");
+    let _ = patch(&d.teacher, Some("*"), json!({"room": "12"}))
+        .await
+        .expect(200);
+    let unconditional = patch(&d.teacher, None, json!({"room": "14"}))
+        .await
+        .expect(200);
+    let plan = tag_of(&unconditional, "plan_etag");
+    // Grading the lesson (its first entry) is not part of the plan.
+    let _ = one_grade(&d).await;
+    assert_eq!(lesson().await["plan_etag"], plan.as_str());
+
+    // Attendance.
+    let marks_path = format!("{lesson_path}/attendance");
+    let put = |token: &str, path: &str, tag: &str, body: Value| {
+        let (token, tag, path) = (token.to_owned(), tag.to_owned(), path.to_owned());
+        let app = &d.app;
+        async move { send(app, &token, Method::PUT, &path, Some(&tag), Some(&body)).await }
+    };
+    let (s0, s1, s2) = (d.students[0], d.students[1], d.students[2]);
+    let read = lesson().await["attendance_etag"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mine = json!({"marks": [{"student_id": s0, "mark": "absent"}]});
+    let set = put(&d.teacher, &marks_path, &read, mine).await.expect(200);
+    let teachers = tag_of(&set, "etag");
+    let corrected = json!({"marks": [
+        {"student_id": s0, "mark": "absent"}, {"student_id": s1, "mark": "late"}
+    ]});
+    let by_admin = put(&admin, &marks_path, &teachers, corrected.clone())
+        .await
+        .expect(200);
+    let admins = tag_of(&by_admin, "etag");
+    let late = json!({"marks": [
+        {"student_id": s0, "mark": "absent"}, {"student_id": s2, "mark": "sick"}
+    ]});
+    put(&d.teacher, &marks_path, &teachers, late)
+        .await
+        .assert_problem(412, "precondition_failed");
+    let now = lesson().await;
+    assert_eq!(
+        now["attendance"],
+        by_admin.json()["marks"],
+        "the correction stands"
+    );
+    assert_eq!(now["attendance_etag"], admins.as_str());
+    let same = put(&d.teacher, &marks_path, &teachers, corrected)
+        .await
+        .expect(200);
+    assert_eq!(
+        same.json()["changed"],
+        0,
+        "already so: answered, not refused"
+    );
+    let history = d
+        .app
+        .get_as(&d.teacher, &format!("{marks_path}/history"))
+        .await;
+    let changes = history.expect(200).json()["items"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(changes, 2, "the refused marks left no history");
+
+    // Individual homework.
+    let own_path = format!("{lesson_path}/individual-homework");
+    let read = lesson().await["individual_homework_etag"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let set = put(
+        &admin,
+        &own_path,
+        &read,
+        json!({"items": [{"student_id": s0, "homework": "Повторить правило"}]}),
+    )
+    .await
+    .expect(200);
+    assert_ne!(tag_of(&set, "individual_homework_etag"), read);
+    put(
+        &d.teacher,
+        &own_path,
+        &read,
+        json!({"items": [{"student_id": s0, "homework": "Другое"}]}),
+    )
+    .await
+    .assert_problem(412, "precondition_failed");
+    let own = lesson().await["individual_homework"].clone();
+    assert_eq!(
+        own,
+        json!([{"student_id": s0, "homework": "Повторить правило"}])
+    );
 }

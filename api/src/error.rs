@@ -339,6 +339,7 @@ impl From<PersistenceError> for ApiError {
                 Self::Conflict("the change conflicts with existing data".to_owned())
             }
             PersistenceError::Unavailable(cause) => Self::Unavailable(cause),
+            PersistenceError::Stale => Self::PreconditionFailed,
             other => Self::Internal(other.to_string()),
         }
     }

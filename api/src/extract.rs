@@ -149,6 +149,61 @@ fn collect(errors: &ValidationErrors, prefix: &str, out: &mut Vec<FieldError>) {
     }
 }
 
+/// What an `If-Match` header asks (RFC 9110, section 13.1.1), for the writes that take one
+/// optionally (a lesson's plan, attendance and individual homework): nothing when it is left
+/// out or is `*`; otherwise one of the entity tags listed, compared strongly, so a weak tag
+/// (`W/"…"`) or an unquoted one matches nothing. A request without it writes as before.
+#[derive(Debug, Clone, Default)]
+pub struct IfMatch(Option<Vec<String>>);
+
+impl IfMatch {
+    /// The condition for the write.
+    #[must_use]
+    pub fn expected(&self) -> persistence::Expected<'_> {
+        self.0.as_deref().map_or(
+            persistence::Expected::Anything,
+            persistence::Expected::OneOf,
+        )
+    }
+
+    fn parse<'a>(values: impl Iterator<Item = &'a actix_web::http::header::HeaderValue>) -> Self {
+        let mut tags = Vec::new();
+        let mut present = false;
+        for value in values {
+            present = true;
+            // A value that is not text names no tag we gave.
+            let Ok(text) = value.to_str() else { continue };
+            for item in text.split(',').map(str::trim) {
+                if item == "*" {
+                    return Self(None);
+                }
+                if let Some(tag) = item.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+                    tags.push(tag.to_owned());
+                }
+            }
+        }
+        Self(present.then_some(tags))
+    }
+}
+
+impl FromRequest for IfMatch {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Ok(Self::parse(
+            req.headers().get_all(actix_web::http::header::IF_MATCH),
+        )))
+    }
+}
+
+/// The entity tag of a fingerprint (see `persistence::precondition`), as a header and body
+/// field carry it.
+#[must_use]
+pub fn etag(fingerprint: &str) -> String {
+    format!("\"{fingerprint}\"")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,5 +283,27 @@ mod tests {
                 ("name", "must not be empty")
             ]
         );
+    }
+
+    fn expected_tags(headers: &[&str]) -> Option<Vec<String>> {
+        let values: Vec<header::HeaderValue> = headers
+            .iter()
+            .map(|h| header::HeaderValue::from_str(h).unwrap_or_else(|e| panic!("{e}")))
+            .collect();
+        IfMatch::parse(values.iter()).0
+    }
+
+    #[test]
+    fn if_match_lists_strong_tags_and_star_or_nothing_asks_nothing() {
+        assert_eq!(expected_tags(&[]), None);
+        assert_eq!(expected_tags(&["*"]), None);
+        assert_eq!(expected_tags(&["\"a\", *"]), None);
+        assert_eq!(
+            expected_tags(&["\"a\", W/\"b\",c", "\"d\""]),
+            Some(vec!["a".to_owned(), "d".to_owned()])
+        );
+        // Present but naming no strong tag: nothing matches it.
+        assert_eq!(expected_tags(&["W/\"a\""]), Some(Vec::new()));
+        assert_eq!(etag("plan1-00"), "\"plan1-00\"");
     }
 }

@@ -443,7 +443,14 @@ impl DemoTimetable {
                 held: Some(true),
                 ..LessonPatch::default()
             };
-            update_lesson(conn, &lesson, &patch, None, By::Person(teacher), now)?;
+            update_lesson(
+                conn,
+                &lesson,
+                &patch,
+                (None, crate::Expected::Anything),
+                By::Person(teacher),
+                now,
+            )?;
             let (Some(student), Some(work_type), Some(scale)) = (self.student, work_type, scale)
             else {
                 continue;

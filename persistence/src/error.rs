@@ -10,6 +10,10 @@ pub enum PersistenceError {
     /// A uniqueness or foreign-key rule refused the write.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The row changed since the writer read it (its [`crate::Expected`] fingerprint no
+    /// longer holds): nothing was written.
+    #[error("changed since it was read")]
+    Stale,
     /// No connection could be had from the pool in time: the database is down or saturated.
     #[error("database unavailable: {0}")]
     Unavailable(String),

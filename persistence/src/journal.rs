@@ -7,7 +7,7 @@ use domain::grading::{DEFAULT_WORK_TYPES, Scale};
 use domain::{ClassId, IntegratorId, SchoolId, StudentId, SubjectId, UserId};
 
 use crate::schema::{grade_events, grade_scales, grades, idempotency_records, lessons, work_types};
-use crate::{DbConnection, PersistenceError, Result};
+use crate::{DbConnection, Expected, PersistenceError, Result};
 
 /// A school's grading scale.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -254,6 +254,39 @@ pub struct Lesson {
     pub created_at: NaiveDateTime,
     /// The group of the class the lesson is for; `None`: the whole class.
     pub group_id: Option<i64>,
+}
+
+impl Lesson {
+    /// The fingerprint of the lesson's plan as a reader sees it: what `PATCH` changes (topic,
+    /// homework, comment, room, held and cancelled marks, day, number, teacher). Grades,
+    /// marks and the first-entry time are not part of it. See [`crate::precondition`].
+    #[must_use]
+    pub fn plan_fingerprint(&self) -> String {
+        crate::precondition::fingerprint(
+            "plan",
+            self.id,
+            &(
+                &self.topic,
+                &self.homework,
+                &self.comment,
+                &self.room,
+                self.held_at,
+                self.cancelled_at,
+                self.lesson_date,
+                self.number,
+                self.teacher_user_id,
+            ),
+        )
+    }
+}
+
+/// The fingerprint of a lesson's attendance marks, `(student id, mark)` in any order. See
+/// [`crate::precondition`].
+#[must_use]
+pub fn marks_fingerprint(lesson: i64, marks: &[(i64, String)]) -> String {
+    let sorted: std::collections::BTreeMap<i64, &str> =
+        marks.iter().map(|(s, m)| (*s, m.as_str())).collect();
+    crate::precondition::fingerprint("marks", lesson, &sorted)
 }
 
 /// # Errors
@@ -899,12 +932,13 @@ pub fn attendance(conn: &mut DbConnection, lesson: i64) -> Result<Vec<(i64, Stri
 /// Setting the same marks again changes nothing. Returns how many marks changed.
 ///
 /// # Errors
-/// On a database failure; nothing is written then.
+/// [`crate::PersistenceError::Stale`] when `expected` does not hold and the write would
+/// change something; on a database failure; nothing is written then.
 pub fn set_attendance(
     conn: &mut DbConnection,
     lesson: &Lesson,
     marks: &[(StudentId, &str)],
-    reason: Option<&str>,
+    (reason, expected): (Option<&str>, Expected<'_>),
     actor: Actor,
     at: NaiveDateTime,
 ) -> Result<usize> {
@@ -912,8 +946,10 @@ pub fn set_attendance(
     use std::collections::BTreeMap;
     conn.transaction(|conn| {
         lock_lesson(conn, lesson.id)?;
-        let current: BTreeMap<i64, String> = attendance(conn, lesson.id)?.into_iter().collect();
+        let stored = attendance(conn, lesson.id)?;
+        let current: BTreeMap<i64, String> = stored.iter().cloned().collect();
         let wanted: BTreeMap<i64, &str> = marks.iter().map(|(s, m)| (s.get(), *m)).collect();
+        expected.check_change(&current, &wanted, || marks_fingerprint(lesson.id, &stored))?;
         let students: std::collections::BTreeSet<i64> =
             current.keys().chain(wanted.keys()).copied().collect();
         let (user, client) = actor.columns();

@@ -17,7 +17,7 @@ use crate::schema::{
     individual_homework, lessons, students, subjects, users, work_types,
 };
 use crate::timetable::{Holiday, holidays};
-use crate::{DbConnection, Result};
+use crate::{DbConnection, Expected, Result};
 
 // ---------------------------------------------------------------------------------------------
 // Writing a lesson's plan
@@ -51,12 +51,13 @@ fn audit_actor(actor: Actor) -> (Option<UserId>, Option<i64>) {
 /// same transaction). Returns the lesson as it now is.
 ///
 /// # Errors
-/// On a database failure; nothing is written then.
+/// [`crate::PersistenceError::Stale`] when `expected` does not hold and the write would
+/// change something; on a database failure; nothing is written then.
 pub fn update_lesson(
     conn: &mut DbConnection,
     lesson: &Lesson,
     patch: &LessonPatch,
-    reason: Option<&str>,
+    (reason, expected): (Option<&str>, Expected<'_>),
     actor: Actor,
     at: NaiveDateTime,
 ) -> Result<Lesson> {
@@ -106,9 +107,12 @@ pub fn update_lesson(
         note("date", json!(current.lesson_date), json!(date));
         note("number", json!(current.number), json!(number));
         note("teacher_id", json!(current.teacher_user_id), json!(teacher));
+        // A patch that changes nothing is answered as done, whatever was read (a retry whose
+        // first answer was lost); a change needs the plan to be as the caller read it.
         if changes.is_empty() {
             return Ok(current);
         }
+        expected.check(&current.plan_fingerprint())?;
         diesel::update(lessons::table.filter(lessons::id.eq(lesson.id)))
             .set((
                 lessons::topic.eq(&topic),
@@ -216,26 +220,39 @@ pub fn individual_homework(conn: &mut DbConnection, lesson: i64) -> Result<Vec<(
         .map_err(Into::into)
 }
 
+/// The fingerprint of a lesson's individual homework, `(student id, homework)` in any order.
+/// See [`crate::precondition`].
+#[must_use]
+pub fn homework_fingerprint(lesson: i64, items: &[(i64, String)]) -> String {
+    let sorted: BTreeMap<i64, &str> = items.iter().map(|(s, h)| (*s, h.as_str())).collect();
+    crate::precondition::fingerprint("homework", lesson, &sorted)
+}
+
 /// Sets the lesson's individual homework to exactly `items` (students left out have none),
 /// auditing what changed, marking the lesson's first entry and announcing each new or changed
 /// homework to that student's family alone, in one transaction. Setting the same again
 /// changes nothing. Returns how many students' homework changed.
 ///
 /// # Errors
-/// On a database failure; nothing is written then.
+/// [`crate::PersistenceError::Stale`] when `expected` does not hold and the write would
+/// change something; on a database failure; nothing is written then.
 pub fn set_individual_homework(
     conn: &mut DbConnection,
     lesson: &Lesson,
     items: &[(StudentId, String)],
+    expected: Expected<'_>,
     actor: Actor,
     at: NaiveDateTime,
 ) -> Result<usize> {
     conn.transaction(|conn| {
         lock_lesson(conn, lesson.id)?;
-        let current: BTreeMap<i64, String> =
-            individual_homework(conn, lesson.id)?.into_iter().collect();
+        let stored = individual_homework(conn, lesson.id)?;
+        let current: BTreeMap<i64, String> = stored.iter().cloned().collect();
         let wanted: BTreeMap<i64, &str> =
             items.iter().map(|(s, h)| (s.get(), h.as_str())).collect();
+        expected.check_change(&current, &wanted, || {
+            homework_fingerprint(lesson.id, &stored)
+        })?;
         let (user, client) = audit_actor(actor);
         let mut changes = Map::new();
         let mut assigned = Vec::new();

@@ -32,6 +32,7 @@ pub mod link_codes;
 pub mod migrations;
 pub mod notifications;
 pub mod people;
+pub mod precondition;
 pub mod reports;
 pub mod roster_import;
 pub mod schema;
@@ -40,6 +41,7 @@ pub mod timetable;
 
 pub use connection::{Backend, DatabaseUrl, DbConnection, Pool, PoolOptions, PooledConnection};
 pub use error::PersistenceError;
+pub use precondition::Expected;
 
 /// The result of a persistence call.
 pub type Result<T, E = PersistenceError> = std::result::Result<T, E>;

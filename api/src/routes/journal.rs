@@ -21,7 +21,7 @@ use crate::AppState;
 use crate::auth::tokens::sha256_hex;
 use crate::auth::{Bearer, Caller, enforce};
 use crate::error::{ApiError, FieldError, Problem};
-use crate::extract::ValidJson;
+use crate::extract::{IfMatch, ValidJson, etag};
 
 /// The header that makes a write safe to retry.
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
@@ -161,6 +161,18 @@ pub struct LessonView {
     pub attendance: Vec<AttendanceMarkView>,
     pub scales: Vec<ScaleView>,
     pub work_types: Vec<WorkTypeView>,
+    /// The plan as read (topic, homework, comment, room, held and cancelled marks, day,
+    /// number, teacher): send as `If-Match` with `PATCH /lessons/{id}`, so that a change made
+    /// meanwhile by someone else is not overwritten (412 instead).
+    #[schema(example = "\"plan17-3f2a9c0d11b2e4f5\"")]
+    pub plan_etag: String,
+    /// The marks as read: `If-Match` for `PUT /lessons/{id}/attendance`.
+    #[schema(example = "\"marks17-0a1b2c3d4e5f6071\"")]
+    pub attendance_etag: String,
+    /// The individual homework as read: `If-Match` for
+    /// `PUT /lessons/{id}/individual-homework`.
+    #[schema(example = "\"homework17-8d7c6b5a49382716\"")]
+    pub individual_homework_etag: String,
 }
 
 pub(crate) fn lesson_view(
@@ -172,6 +184,13 @@ pub(crate) fn lesson_view(
     let attendance = journal::attendance(conn, lesson.id)?;
     let scales = journal::scales(conn, school)?;
     let work_types = journal::work_types(conn, school)?;
+    let individual = persistence::lessons::individual_homework(conn, lesson.id)?;
+    let plan_etag = etag(&lesson.plan_fingerprint());
+    let attendance_etag = etag(&journal::marks_fingerprint(lesson.id, &attendance));
+    let individual_homework_etag = etag(&persistence::lessons::homework_fingerprint(
+        lesson.id,
+        &individual,
+    ));
     Ok(LessonView {
         id: lesson.id,
         school_id: lesson.school_id,
@@ -183,7 +202,7 @@ pub(crate) fn lesson_view(
         room: lesson.room,
         topic: lesson.topic,
         homework: lesson.homework,
-        individual_homework: persistence::lessons::individual_homework(conn, lesson.id)?
+        individual_homework: individual
             .into_iter()
             .map(|(student_id, homework)| IndividualHomeworkItem {
                 student_id,
@@ -199,6 +218,9 @@ pub(crate) fn lesson_view(
         attendance: marks_view(attendance),
         scales: scales.into_iter().map(scale_view).collect(),
         work_types: work_types.into_iter().map(work_type_view).collect(),
+        plan_etag,
+        attendance_etag,
+        individual_homework_etag,
     })
 }
 
@@ -1355,6 +1377,9 @@ pub struct LessonAttendance {
     pub marks: Vec<AttendanceMarkView>,
     /// How many marks this request changed (0 for a repeat).
     pub changed: usize,
+    /// The marks as they now are: `If-Match` for the next change (also the `ETag` header).
+    #[schema(example = "\"marks17-0a1b2c3d4e5f6071\"")]
+    pub etag: String,
 }
 
 /// Mark the lesson's attendance
@@ -1364,17 +1389,25 @@ pub struct LessonAttendance {
 /// lesson's attendance history with who, when, old and new mark. In a locked term only the
 /// school's administration may, with a `reason`. For the subject's teacher in the class, the
 /// school's administration and integrators with `attendance:write`.
+///
+/// Marks entered offline and sent later should carry `If-Match` with the `attendance_etag`
+/// read with the lesson: if someone changed the marks meanwhile the answer is 412 and
+/// nothing is overwritten (marks already as sent are answered 200, so a retry is still safe).
 #[utoipa::path(
     tag = "journal",
-    params(("lesson_id" = i64, Path, description = "The lesson")),
+    params(
+        ("lesson_id" = i64, Path, description = "The lesson"),
+        ("If-Match" = Option<String>, Header, description = "The `attendance_etag` as read, or `*`; left out: no condition"),
+    ),
     request_body = AttendanceRequest,
     responses(
-        (status = 200, description = "The marks now", body = LessonAttendance),
+        (status = 200, description = "The marks now", body = LessonAttendance, headers(("ETag" = String, description = "The marks as they now are"))),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller may not mark this lesson", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such lesson visible to the caller", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The term is locked and the caller is not its administration", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The marks changed since they were read (`If-Match`); nothing was written", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A mark is invalid or a reason is missing; nothing was written", body = Problem, content_type = "application/problem+json"),
@@ -1387,8 +1420,9 @@ pub async fn put_attendance(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<i64>,
+    if_match: IfMatch,
     body: ValidJson<AttendanceRequest>,
-) -> Result<web::Json<LessonAttendance>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let request = body.0;
     let (marks, changed) = db_write(&state, move |conn| {
@@ -1438,7 +1472,7 @@ pub async fn put_attendance(
             conn,
             &lesson,
             &marks,
-            request.reason.as_deref(),
+            (request.reason.as_deref(), if_match.expected()),
             actor_of(&caller),
             Utc::now().naive_utc(),
         )?;
@@ -1448,11 +1482,15 @@ pub async fn put_attendance(
     if changed > 0 {
         state.wake_dispatcher();
     }
-    Ok(web::Json(LessonAttendance {
-        lesson_id: id,
-        marks: marks_view(marks),
-        changed,
-    }))
+    let tag = etag(&journal::marks_fingerprint(id, &marks));
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::ETAG, tag.clone()))
+        .json(LessonAttendance {
+            lesson_id: id,
+            marks: marks_view(marks),
+            changed,
+            etag: tag,
+        }))
 }
 
 /// One change of a mark.

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use actix_web::{get, patch, put, web};
+use actix_web::{HttpResponse, get, patch, put, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::access::LessonEntry;
 use domain::{DateRange, SchoolId, StudentId, UserId};
@@ -20,7 +20,7 @@ use super::journal::{
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldError, Problem};
-use crate::extract::ValidJson;
+use crate::extract::{IfMatch, ValidJson};
 
 /// `null` in the body clears a field; leaving the field out keeps it.
 fn clearable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
@@ -100,17 +100,25 @@ fn text(
 /// indicator). Every change is audited with the old and new values. For the subject's
 /// teacher in the class and the school's administration; in a locked term only the
 /// administration, with a reason.
+///
+/// An edit made offline and sent later should carry `If-Match` with the `plan_etag` read
+/// with the lesson: if the plan was changed meanwhile the answer is 412 and nothing is
+/// overwritten (a patch already applied is answered 200, so a retry is still safe).
 #[utoipa::path(
     tag = "journal",
-    params(("lesson_id" = i64, Path, description = "The lesson")),
+    params(
+        ("lesson_id" = i64, Path, description = "The lesson"),
+        ("If-Match" = Option<String>, Header, description = "The `plan_etag` as read, or `*`; left out: no condition"),
+    ),
     request_body = LessonPatchRequest,
     responses(
-        (status = 200, description = "The lesson as it now is", body = LessonView),
+        (status = 200, description = "The lesson as it now is", body = LessonView, headers(("ETag" = String, description = "The plan as it now is (`plan_etag`)"))),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller may not write this lesson", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such lesson visible to the caller", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The term is locked and the caller is not its administration", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The plan changed since it was read (`If-Match`); nothing was written", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is invalid (too long, teacher not of the school, reason missing in a locked term)", body = Problem, content_type = "application/problem+json"),
@@ -123,8 +131,9 @@ pub async fn patch_lesson(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<i64>,
+    if_match: IfMatch,
     body: ValidJson<LessonPatchRequest>,
-) -> Result<web::Json<LessonView>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let request = body.0;
     let view = db_write(&state, move |conn| {
@@ -169,14 +178,21 @@ pub async fn patch_lesson(
             conn,
             &lesson,
             &patch,
-            reason.filter(|r| !r.is_empty()),
+            (reason.filter(|r| !r.is_empty()), if_match.expected()),
             actor_of(&caller),
             Utc::now().naive_utc(),
         )?;
         lesson_view(conn, updated)
     })
     .await?;
-    Ok(web::Json(view))
+    Ok(with_etag(view.plan_etag.clone(), &view))
+}
+
+/// A lesson answered with `tag` as its `ETag` header.
+fn with_etag(tag: String, view: &LessonView) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((actix_web::http::header::ETAG, tag))
+        .json(view)
 }
 
 /// A lesson's individual homework.
@@ -199,18 +215,24 @@ pub struct IndividualHomeworkRequest {
 /// Sets the homework of single students of the lesson, all at once: each student sees only
 /// their own (beside the class's homework) in the diary. Setting the same again changes
 /// nothing; the change is audited. For the subject's teacher in the class and the school's
-/// administration; in a locked term only the administration, with a reason.
+/// administration; in a locked term only the administration, with a reason. With `If-Match`
+/// (the `individual_homework_etag` as read) homework changed meanwhile is answered 412 and
+/// not overwritten.
 #[utoipa::path(
     tag = "journal",
-    params(("lesson_id" = i64, Path, description = "The lesson")),
+    params(
+        ("lesson_id" = i64, Path, description = "The lesson"),
+        ("If-Match" = Option<String>, Header, description = "The `individual_homework_etag` as read, or `*`; left out: no condition"),
+    ),
     request_body = IndividualHomeworkRequest,
     responses(
-        (status = 200, description = "The lesson as it now is", body = LessonView),
+        (status = 200, description = "The lesson as it now is", body = LessonView, headers(("ETag" = String, description = "The individual homework as it now is (`individual_homework_etag`)"))),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller may not write this lesson", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such lesson visible to the caller", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The term is locked and the caller is not its administration", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The individual homework changed since it was read (`If-Match`); nothing was written", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An item is invalid (student not of the lesson, listed twice, empty text); each is named, as `items[2].student_id`", body = Problem, content_type = "application/problem+json"),
@@ -223,8 +245,9 @@ pub async fn put_individual_homework(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<i64>,
+    if_match: IfMatch,
     body: ValidJson<IndividualHomeworkRequest>,
-) -> Result<web::Json<LessonView>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let request = body.0;
     let view = db_write(&state, move |conn| {
@@ -266,6 +289,7 @@ pub async fn put_individual_homework(
             conn,
             &lesson,
             &items,
+            if_match.expected(),
             actor_of(&caller),
             Utc::now().naive_utc(),
         )?;
@@ -273,7 +297,7 @@ pub async fn put_individual_homework(
         lesson_view(conn, lesson)
     })
     .await?;
-    Ok(web::Json(view))
+    Ok(with_etag(view.individual_homework_etag.clone(), &view))
 }
 
 /// Which of the caller's lessons to list.
