@@ -470,8 +470,19 @@ async fn a_slow_client_is_cut_off_and_the_server_keeps_serving(backend: Backend)
          Content-Length: 100\r\n\r\n{{\"login\":"
     )
     .unwrap_or_default();
+    // A body in chunks, to a request answered before its body is read (no token: 401).
+    let mut early = connect();
+    write!(
+        early,
+        "POST /api/v1/lessons/1/grades HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\n\r\n5\r\n{{\"gra\r\n"
+    )
+    .unwrap_or_default();
     // Others are served meanwhile.
     assert_eq!(http_get(&server.addr, "/health/ready").0, 200);
+    let answer = cut_off(&mut early, Duration::from_secs(8))
+        .unwrap_or_else(|| panic!("a client answered early was held over 8 s by its body"));
+    assert!(answer.starts_with("HTTP/1.1 401"), "early: {answer}");
     for (what, stream) in [("head", &mut slow_head), ("body", &mut slow_body)] {
         let answer = cut_off(stream, Duration::from_secs(8))
             .unwrap_or_else(|| panic!("a client stalled in its request {what} was held over 8 s"));

@@ -541,6 +541,20 @@ async fn a_stale_etag_overwrites_nothing_and_deletion_is_recorded(backend: Backe
     .await;
     refused.assert_problem(412, "precondition_failed");
     assert_eq!(d.app.get_as(&d.teacher, &path).await.json()["value"], 5);
+    // The change sent again on the ETag it was made on (its answer was lost) already holds:
+    // answered as done, with the grade as it is, and nothing written twice.
+    let retried = send(
+        &d.app,
+        &d.teacher,
+        Method::PATCH,
+        &path,
+        Some(&first_tag),
+        Some(&change),
+    )
+    .await
+    .expect(200);
+    assert_eq!(retried.header("etag"), Some(second_tag.as_str()));
+    assert_eq!(retried.json()["version"], 2);
     let out_of_scale = json!({"value": 7});
     let bad = send(
         &d.app,

@@ -72,6 +72,10 @@ fn every_operation_is_documented_completely() {
                 .filter(|(status, _)| status.starts_with('4') || status.starts_with('5'))
                 .collect();
             assert!(!problems.is_empty(), "{at}: no error response documented");
+            // A body that does not arrive in time is answered 408 (`api::body_deadline`).
+            if op.get("requestBody").is_some() {
+                assert!(responses.contains_key("408"), "{at}: takes a body, no 408");
+            }
             for (status, response) in problems {
                 assert_eq!(
                     response["content"]["application/problem+json"]["schema"]["$ref"],

@@ -90,7 +90,7 @@ pub fn build_app(
 > {
     let limit = state.settings.server.body_limit_bytes;
     let body_time = std::time::Duration::from_secs(state.settings.server.request_timeout_secs);
-    let (app, doc) = App::new()
+    let (app, mut doc) = App::new()
         .into_utoipa_app()
         .openapi(openapi::base())
         .app_data(web::Data::new(state))
@@ -113,6 +113,7 @@ pub fn build_app(
         )
         .configure(routes::configure)
         .split_for_parts();
+    openapi::add_body_timeouts(&mut doc);
     let route_table = RouteTable::from_openapi(&doc);
     app.service(web::redirect("/docs", "/docs/"))
         .service(SwaggerUi::new("/docs/{_:.*}").url(openapi::SERVED_AT, doc))
@@ -126,10 +127,18 @@ pub fn build_app(
                 .get(actix_web::http::header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse().ok());
+            let has_body = crate::body_deadline::declares_body(req.headers(), declared);
             let body_time = crate::body_deadline::allowance(body_time, declared);
-            let body = req.take_payload();
-            req.set_payload(crate::body_deadline::Deadline::new(body, body_time).into_payload());
-            service.call(req)
+            let body = crate::body_deadline::Deadline::new(req.take_payload(), body_time);
+            let unread = body.unread();
+            req.set_payload(body.into_payload());
+            let answer = service.call(req);
+            async move {
+                let response = answer.await?;
+                Ok(crate::body_deadline::answer_then_close(
+                    response, has_body, unread,
+                ))
+            }
         })
         .wrap(TracingLogger::default())
 }

@@ -8,13 +8,21 @@
 //! import on a slow school uplink still arrives; a client that stalls is still cut off). After
 //! it, reading the body fails, the handler answers 408 and the connection is closed (its body
 //! was never read whole).
+//!
+//! A request answered before its body was read (401 for a missing token, 404, 415) is
+//! answered with the connection closed ([`answer_then_close`]): actix would otherwise read
+//! and drop the rest of a chunked body to keep the connection, with no time limit, so a
+//! client trickling one could hold it without ever authenticating.
 
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix_web::dev::Payload;
+use actix_web::body::{BodySize, BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::web::Bytes;
 use futures_core::Stream;
@@ -30,8 +38,12 @@ pub fn allowance(base: Duration, declared: Option<u64>) -> Duration {
 
 /// A request body that fails once its time is up.
 pub struct Deadline {
-    body: Payload,
+    /// Shared with the middleware, which may keep it past the handler (see
+    /// [`answer_then_close`]).
+    body: Rc<RefCell<Payload>>,
     up: Pin<Box<tokio::time::Sleep>>,
+    /// Set once the body has been read to its end (or failed).
+    done: Rc<Cell<bool>>,
 }
 
 impl std::fmt::Debug for Deadline {
@@ -47,8 +59,19 @@ impl Deadline {
     #[must_use]
     pub fn new(body: Payload, time: Duration) -> Self {
         Self {
-            body,
+            body: Rc::new(RefCell::new(body)),
             up: Box::pin(tokio::time::sleep(time)),
+            done: Rc::default(),
+        }
+    }
+
+    /// What the middleware keeps of the body: whether it was read to the end, and the body
+    /// itself.
+    #[must_use]
+    pub fn unread(&self) -> Unread {
+        Unread {
+            done: Rc::clone(&self.done),
+            body: Rc::clone(&self.body),
         }
     }
 
@@ -64,7 +87,8 @@ impl Stream for Deadline {
     type Item = Result<Bytes, PayloadError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        match Pin::new(&mut self.body).poll_next(cx) {
+        let polled = Pin::new(&mut *self.body.borrow_mut()).poll_next(cx);
+        let read = match polled {
             Poll::Pending => match self.up.as_mut().poll(cx) {
                 Poll::Ready(()) => Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
@@ -73,7 +97,78 @@ impl Stream for Deadline {
                 Poll::Pending => Poll::Pending,
             },
             read => read,
+        };
+        if matches!(read, Poll::Ready(None | Some(Err(_)))) {
+            self.done.set(true);
         }
+        read
+    }
+}
+
+/// Whether the request declares a body: a `Content-Length` above 0 or a
+/// `Transfer-Encoding` (chunked).
+#[must_use]
+pub fn declares_body(headers: &actix_web::http::header::HeaderMap, length: Option<u64>) -> bool {
+    length.is_some_and(|n| n > 0)
+        || headers.contains_key(actix_web::http::header::TRANSFER_ENCODING)
+}
+
+/// A request's body as the middleware keeps it while the request is answered.
+pub struct Unread {
+    done: Rc<Cell<bool>>,
+    body: Rc<RefCell<Payload>>,
+}
+
+impl std::fmt::Debug for Unread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unread")
+            .field("done", &self.done.get())
+            .finish_non_exhaustive()
+    }
+}
+
+/// An answer's body that keeps the request's unread body until it has been sent.
+struct Keeping {
+    answer: BoxBody,
+    _request: Rc<RefCell<Payload>>,
+}
+
+impl MessageBody for Keeping {
+    type Error = <BoxBody as MessageBody>::Error;
+
+    fn size(&self) -> BodySize {
+        self.answer.size()
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        Pin::new(&mut self.get_mut().answer).poll_next(cx)
+    }
+}
+
+/// Closes the connection after `response` when the request declared a body that was not read
+/// to its end (see the module documentation).
+///
+/// actix closes such a connection itself only if the request's body is still held when the
+/// answer has been sent; once the handler has dropped it, a chunked body is read on and
+/// thrown away, with no deadline. So the answer's body keeps it until it has been sent.
+pub fn answer_then_close<B: MessageBody + 'static>(
+    response: ServiceResponse<B>,
+    declared: bool,
+    unread: Unread,
+) -> ServiceResponse<BoxBody> {
+    let response = response.map_into_boxed_body();
+    if declared && !unread.done.get() {
+        response.map_body(|_, answer| {
+            BoxBody::new(Keeping {
+                answer,
+                _request: unread.body,
+            })
+        })
+    } else {
+        response
     }
 }
 

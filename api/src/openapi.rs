@@ -96,12 +96,49 @@ pub fn base() -> utoipa::openapi::OpenApi {
 /// The whole document, as the server serves it.
 #[must_use]
 pub fn document() -> utoipa::openapi::OpenApi {
-    actix_web::App::new()
+    let mut doc = actix_web::App::new()
         .into_utoipa_app()
         .openapi(base())
         .configure(routes::configure)
         .split_for_parts()
-        .1
+        .1;
+    add_body_timeouts(&mut doc);
+    doc
+}
+
+/// Every operation that takes a body may answer 408 when the body does not arrive in time
+/// (`crate::body_deadline`): listed once here rather than in each operation.
+pub(crate) fn add_body_timeouts(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let timeout = ResponseBuilder::new()
+        .description(
+            "The request body did not arrive in time (`server.request_timeout_secs`, more for a \
+             large body); the connection is closed",
+        )
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build();
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for operation in operations.into_iter().flatten() {
+            if operation.request_body.is_some() {
+                operation
+                    .responses
+                    .responses
+                    .entry("408".to_owned())
+                    .or_insert_with(|| timeout.clone().into());
+            }
+        }
+    }
 }
 
 /// The document as committed in `openapi/openapi.json`: pretty JSON with a final newline.

@@ -787,6 +787,16 @@ pub struct GradeChange {
     pub work_type: Option<i64>,
 }
 
+impl GradeChange {
+    /// Whether the grade already is as the change would make it.
+    #[must_use]
+    pub fn holds_for(&self, grade: &Grade) -> bool {
+        self.value.as_ref().is_none_or(|v| *v == grade.value)
+            && self.comment.as_ref().is_none_or(|c| *c == grade.comment)
+            && self.work_type.is_none_or(|w| w == grade.work_type_id)
+    }
+}
+
 /// What a change or a deletion led to.
 #[derive(Debug, Clone)]
 pub enum Changed {
@@ -799,7 +809,10 @@ pub enum Changed {
 }
 
 /// Changes a grade at `expected` version (optimistic locking), or deletes it when `change` is
-/// `None`, recording the old and new value, the actor and the reason, in one transaction.
+/// `None`, recording the old and new value, the actor and the reason, in one transaction. A
+/// change asked at another version that already holds (a retry whose first answer was lost,
+/// or the same change made by someone else) is answered [`Changed::Done`] with the grade as
+/// it is, and nothing is written.
 ///
 /// # Errors
 /// On a database failure; nothing is written then.
@@ -822,8 +835,12 @@ pub fn change_grade(
         let Some(current) = current else {
             return Ok(Changed::Gone);
         };
+        let stale = |grade: Grade| match change {
+            Some(change) if change.holds_for(&grade) => Changed::Done(grade),
+            _ => Changed::Stale(grade),
+        };
         if current.version != expected {
-            return Ok(Changed::Stale(current));
+            return Ok(stale(current));
         }
         let target = grades::table
             .filter(grades::id.eq(id))
@@ -864,7 +881,7 @@ pub fn change_grade(
         };
         if updated == 0 {
             // Another change committed between the read and the write.
-            return Ok(Changed::Stale(find_grade(conn, id)?));
+            return Ok(stale(find_grade(conn, id)?));
         }
         let lesson = find_lesson(conn, current.lesson_id)?;
         let sums = crate::averages::LessonSums::load(conn, &lesson, lesson.lesson_date)?;

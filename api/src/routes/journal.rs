@@ -1115,9 +1115,10 @@ mod double_option {
 /// Change a grade
 ///
 /// Changes a grade's value, comment or work type. Send `If-Match` with the `ETag` you read:
-/// a grade changed meanwhile gets 412 and nothing is overwritten; no `If-Match` gets 428.
-/// The old and new values, who and why go to the grade's history. In a locked term only the
-/// school's administration may change a grade, with a `reason`.
+/// a grade changed meanwhile gets 412 and nothing is overwritten; no `If-Match` gets 428. A
+/// change that already holds (sent again after its answer was lost) is answered 200 with the
+/// grade as it is. The old and new values, who and why go to the grade's history. In a locked
+/// term only the school's administration may change a grade, with a `reason`.
 #[utoipa::path(
     tag = "journal",
     params(
