@@ -100,6 +100,7 @@ fn openapi_prints_the_committed_contract() {
 
 on_both_backends!(
     a_slow_client_is_cut_off_and_the_server_keeps_serving,
+    failed_logins_add_up_across_server_processes,
     migrate_applies_once,
     serve_migrates_answers_and_stops_gracefully,
     an_operator_creates_a_school_and_its_first_administrators,
@@ -470,6 +471,14 @@ async fn a_slow_client_is_cut_off_and_the_server_keeps_serving(backend: Backend)
          Content-Length: 100\r\n\r\n{{\"login\":"
     )
     .unwrap_or_default();
+    // A body in chunks that stalls.
+    let mut slow_chunks = connect();
+    write!(
+        slow_chunks,
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\n\r\n9\r\n{{\"login\":\r\n"
+    )
+    .unwrap_or_default();
     // A body in chunks, to a request answered before its body is read (no token: 401).
     let mut early = connect();
     write!(
@@ -483,7 +492,11 @@ async fn a_slow_client_is_cut_off_and_the_server_keeps_serving(backend: Backend)
     let answer = cut_off(&mut early, Duration::from_secs(8))
         .unwrap_or_else(|| panic!("a client answered early was held over 8 s by its body"));
     assert!(answer.starts_with("HTTP/1.1 401"), "early: {answer}");
-    for (what, stream) in [("head", &mut slow_head), ("body", &mut slow_body)] {
+    for (what, stream) in [
+        ("head", &mut slow_head),
+        ("body", &mut slow_body),
+        ("chunked body", &mut slow_chunks),
+    ] {
         let answer = cut_off(stream, Duration::from_secs(8))
             .unwrap_or_else(|| panic!("a client stalled in its request {what} was held over 8 s"));
         // 408 once the request timeout (1 s) is up; the connection closed within actix's
@@ -491,4 +504,30 @@ async fn a_slow_client_is_cut_off_and_the_server_keeps_serving(backend: Backend)
         assert!(answer.starts_with("HTTP/1.1 408"), "{what}: {answer}");
     }
     assert_eq!(http_get(&server.addr, "/health/ready").0, 200);
+}
+
+/// Two server processes over one database, as behind a load balancer: failed logins counted
+/// by either lock the account out on both (counted in one process each, neither would).
+async fn failed_logins_add_up_across_server_processes(backend: Backend) {
+    let db = TestDb::empty(backend);
+    // Both in demo mode (a signing key of their own; the demo, already there, stays as it is).
+    let first = start(&db, true);
+    let second = start(&db, true);
+    let login = |server: &Server, password: &str| {
+        let body = format!(r#"{{"login": "demo-teacher", "password": "{password}"}}"#);
+        http(&server.addr, "POST", "/api/v1/auth/login", &[], &body).map_or(0, |(status, _)| status)
+    };
+    assert_eq!(
+        login(&second, "demo-password"),
+        200,
+        "the second serves too"
+    );
+    for (i, server) in [&first, &second, &first, &second, &first]
+        .into_iter()
+        .enumerate()
+    {
+        assert_eq!(login(server, "guess"), 401, "attempt {i}");
+    }
+    assert_eq!(login(&second, "demo-password"), 429);
+    assert_eq!(login(&first, "demo-password"), 429);
 }

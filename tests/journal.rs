@@ -1051,16 +1051,11 @@ fn term_holding(d: &Day, school: i64, day: chrono::NaiveDate) -> i64 {
         .unwrap_or_else(|e| panic!("the lesson's term: {e}"))
 }
 
-/// The `ETag` header of an answer, which must be the tag in its body too.
+/// The entity tag `field` of an answer's body.
 fn tag_of(reply: &Reply, field: &str) -> String {
-    let header = reply.header("etag").unwrap_or_default().to_owned();
-    assert_eq!(
-        reply.json()[field],
-        header.as_str(),
-        "{field} and the ETag header"
-    );
-    assert!(header.starts_with('"') && header.len() > 2, "{header}");
-    header
+    let tag = reply.json()[field].as_str().unwrap_or_default().to_owned();
+    assert!(tag.starts_with('"') && tag.len() > 2, "{field}: {tag}");
+    tag
 }
 
 /// The teacher app keeps working offline and sends its edits later, with `If-Match` naming
@@ -1150,10 +1145,50 @@ async fn edits_sent_late_never_overwrite_a_change_made_meanwhile(backend: Backen
     let unconditional = patch(&d.teacher, None, json!({"room": "14"}))
         .await
         .expect(200);
-    let plan = tag_of(&unconditional, "plan_etag");
-    // Grading the lesson (its first entry) is not part of the plan.
-    let _ = one_grade(&d).await;
-    assert_eq!(lesson().await["plan_etag"], plan.as_str());
+    assert_ne!(
+        tag_of(&unconditional, "plan_etag"),
+        tag_of(&changed, "plan_etag")
+    );
+
+    // A lesson with nothing entered yet: grading it (its first entry) leaves its plan's tag.
+    let (class, subject) = (num(&d.lesson["class_id"]), num(&d.lesson["subject_id"]));
+    let empty = d
+        .app
+        .post_as(
+            &d.teacher,
+            &format!("/api/v1/classes/{class}/lessons"),
+            &json!({"date": LESSON_DAY, "number": 4, "subject_id": subject}),
+        )
+        .await
+        .expect(201)
+        .json();
+    assert!(empty["first_entry_at"].is_null(), "{empty}");
+    let empty_path = format!("/api/v1/lessons/{}", num(&empty["id"]));
+    let graded = d
+        .app
+        .call(
+            TestRequest::post()
+                .uri(&format!("{empty_path}/grades"))
+                .insert_header(("Authorization", format!("Bearer {}", d.teacher)))
+                .insert_header(("Idempotency-Key", "first-entry"))
+                .set_json(
+                    json!({"grades": [{"client_id": "fe", "student_id": d.students[0],
+                    "work_type_id": d.work_type(1), "value": 5}]}),
+                ),
+        )
+        .await;
+    assert_eq!(graded.status, 201);
+    let after = d
+        .app
+        .get_as(&d.teacher, &empty_path)
+        .await
+        .expect(200)
+        .json();
+    assert!(
+        after["first_entry_at"].is_string(),
+        "the grade is its first entry"
+    );
+    assert_eq!(after["plan_etag"], empty["plan_etag"]);
 
     // Attendance.
     let marks_path = format!("{lesson_path}/attendance");
@@ -1170,6 +1205,11 @@ async fn edits_sent_late_never_overwrite_a_change_made_meanwhile(backend: Backen
     let mine = json!({"marks": [{"student_id": s0, "mark": "absent"}]});
     let set = put(&d.teacher, &marks_path, &read, mine).await.expect(200);
     let teachers = tag_of(&set, "etag");
+    assert_eq!(
+        set.header("etag"),
+        Some(teachers.as_str()),
+        "also the ETag header"
+    );
     let corrected = json!({"marks": [
         {"student_id": s0, "mark": "absent"}, {"student_id": s1, "mark": "late"}
     ]});
@@ -1235,4 +1275,13 @@ async fn edits_sent_late_never_overwrite_a_change_made_meanwhile(backend: Backen
         own,
         json!([{"student_id": s0, "homework": "Повторить правило"}])
     );
+    // What already stands, sent on the old tag, is answered.
+    let _ = put(
+        &d.teacher,
+        &own_path,
+        &read,
+        json!({"items": [{"student_id": s0, "homework": "Повторить правило"}]}),
+    )
+    .await
+    .expect(200);
 }

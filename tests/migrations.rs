@@ -288,8 +288,10 @@ async fn foreign_keys_are_indexed(backend: Backend) {
 /// of the two owners), and the link codes a person issues for their own account (they are the
 /// account's, whatever schools it belongs to, and exist to reach a school it is not in yet).
 /// Everything else is sharded by school and must carry `school_id`.
-const NOT_SCHOOL_OWNED: [&str; 13] = [
+const NOT_SCHOOL_OWNED: [&str; 14] = [
     "__diesel_schema_migrations",
+    // Keyed by a login or an address, which belong to no school.
+    "auth_failures",
     "municipalities",
     "schools",
     "users",

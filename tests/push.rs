@@ -1136,7 +1136,8 @@ async fn homework_written_in_a_rolled_back_transaction_sends_nothing(backend: Ba
                     homework: Some(Some("Упр. 2".to_owned())),
                     ..Default::default()
                 },
-                (None, persistence::Expected::Anything),
+                None,
+                persistence::Expected::Anything,
                 persistence::journal::Actor::Person(teacher),
                 Utc::now().naive_utc(),
             )?;

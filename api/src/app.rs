@@ -23,7 +23,7 @@ pub struct AppState {
     pub pool: Pool,
     pub settings: Arc<Settings>,
     pub tokens: Arc<TokenIssuer>,
-    pub login_throttle: Arc<LoginThrottle>,
+    pub login_throttle: LoginThrottle,
     /// The queue writers take turns in (see [`crate::routes::common::db_write`] and
     /// [`crate::write_queue`]): one at a time on SQLite, `database.write_concurrency` at a
     /// time on PostgreSQL.
@@ -61,7 +61,7 @@ impl AppState {
             pool,
             settings: Arc::new(settings),
             tokens: Arc::new(tokens),
-            login_throttle: Arc::new(login_throttle),
+            login_throttle,
             write_turn: Arc::new(crate::write_queue::WriteQueue::new(writers)),
             rankings: Arc::default(),
             grants: Arc::default(),
@@ -127,17 +127,21 @@ pub fn build_app(
                 .get(actix_web::http::header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse().ok());
-            let has_body = crate::body_deadline::declares_body(req.headers(), declared);
-            let body_time = crate::body_deadline::allowance(body_time, declared);
-            let body = crate::body_deadline::Deadline::new(req.take_payload(), body_time);
-            let unread = body.unread();
-            req.set_payload(body.into_payload());
+            // A request without a body (most: every GET) has nothing to time or keep.
+            let unread = crate::body_deadline::declares_body(req.headers(), declared).then(|| {
+                let time = crate::body_deadline::allowance(body_time, declared);
+                let body = crate::body_deadline::Deadline::new(req.take_payload(), time);
+                let unread = body.unread();
+                req.set_payload(body.into_payload());
+                unread
+            });
             let answer = service.call(req);
             async move {
-                let response = answer.await?;
-                Ok(crate::body_deadline::answer_then_close(
-                    response, has_body, unread,
-                ))
+                // (The handlers answer their errors themselves: an `Err` here is the framework's
+                // own, answered by it. The request cannot be kept to answer it here: routing
+                // needs the only reference to it.)
+                let response = answer.await?.map_into_boxed_body();
+                Ok(crate::body_deadline::answer_then_close(response, unread))
             }
         })
         .wrap(TracingLogger::default())

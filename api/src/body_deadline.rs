@@ -42,7 +42,7 @@ pub struct Deadline {
     /// [`answer_then_close`]).
     body: Rc<RefCell<Payload>>,
     up: Pin<Box<tokio::time::Sleep>>,
-    /// Set once the body has been read to its end (or failed).
+    /// Set once the body has been read to its end.
     done: Rc<Cell<bool>>,
 }
 
@@ -98,7 +98,9 @@ impl Stream for Deadline {
             },
             read => read,
         };
-        if matches!(read, Poll::Ready(None | Some(Err(_)))) {
+        // Only the end of the body counts: a body that failed (its time up) was not read
+        // whole, and its connection must close too.
+        if matches!(read, Poll::Ready(None)) {
             self.done.set(true);
         }
         read
@@ -148,27 +150,24 @@ impl MessageBody for Keeping {
     }
 }
 
-/// Closes the connection after `response` when the request declared a body that was not read
-/// to its end (see the module documentation).
+/// Closes the connection after `response` when the request's body (`unread`: it declared
+/// one) was not read to its end (see the module documentation).
 ///
 /// actix closes such a connection itself only if the request's body is still held when the
 /// answer has been sent; once the handler has dropped it, a chunked body is read on and
 /// thrown away, with no deadline. So the answer's body keeps it until it has been sent.
-pub fn answer_then_close<B: MessageBody + 'static>(
-    response: ServiceResponse<B>,
-    declared: bool,
-    unread: Unread,
+pub fn answer_then_close(
+    response: ServiceResponse<BoxBody>,
+    unread: Option<Unread>,
 ) -> ServiceResponse<BoxBody> {
-    let response = response.map_into_boxed_body();
-    if declared && !unread.done.get() {
-        response.map_body(|_, answer| {
+    match unread {
+        Some(unread) if !unread.done.get() => response.map_body(|_, answer| {
             BoxBody::new(Keeping {
                 answer,
                 _request: unread.body,
             })
-        })
-    } else {
-        response
+        }),
+        _ => response,
     }
 }
 

@@ -169,18 +169,24 @@ impl IfMatch {
     fn parse<'a>(values: impl Iterator<Item = &'a actix_web::http::header::HeaderValue>) -> Self {
         let mut tags = Vec::new();
         let mut present = false;
+        let mut star = false;
         for value in values {
             present = true;
             // A value that is not text names no tag we gave.
             let Ok(text) = value.to_str() else { continue };
+            // `*` stands alone; in a list it is malformed and matches nothing.
+            if text.trim() == "*" {
+                star = true;
+                continue;
+            }
             for item in text.split(',').map(str::trim) {
-                if item == "*" {
-                    return Self(None);
-                }
                 if let Some(tag) = item.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
                     tags.push(tag.to_owned());
                 }
             }
+        }
+        if star && tags.is_empty() {
+            return Self(None);
         }
         Self(present.then_some(tags))
     }
@@ -297,7 +303,7 @@ mod tests {
     fn if_match_lists_strong_tags_and_star_or_nothing_asks_nothing() {
         assert_eq!(expected_tags(&[]), None);
         assert_eq!(expected_tags(&["*"]), None);
-        assert_eq!(expected_tags(&["\"a\", *"]), None);
+        assert_eq!(expected_tags(&["\"a\", *"]), Some(vec!["a".to_owned()]));
         assert_eq!(
             expected_tags(&["\"a\", W/\"b\",c", "\"d\""]),
             Some(vec!["a".to_owned(), "d".to_owned()])

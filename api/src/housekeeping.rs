@@ -7,6 +7,9 @@
 //! longer than any phone stays offline with a request unsent) and then forgotten. A retry
 //! after that still writes nothing twice: its grades' client ids are taken in the lesson, so
 //! it is refused with 409.
+//!
+//! The counts of failed logins and other guesses (`crate::auth::throttle`) are forgotten once
+//! they have been quiet for a quarter of an hour.
 
 use std::time::Duration;
 
@@ -70,6 +73,15 @@ pub fn spawn(state: AppState) -> actix_web::rt::task::JoinHandle<()> {
             }
             if total > 0 {
                 tracing::info!(forgotten = total, "stored answers forgotten");
+            }
+            let quiet = state.clone();
+            match web::block(move || crate::auth::throttle::forget_quiet(&quiet)).await {
+                Ok(Ok(forgotten)) if forgotten > 0 => {
+                    tracing::info!(forgotten, "quiet failed-attempt counts forgotten");
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => tracing::warn!(%error, "forgetting failed-attempt counts failed"),
+                Err(error) => tracing::warn!(%error, "forgetting failed-attempt counts failed"),
             }
             actix_web::rt::time::sleep(EVERY).await;
         }

@@ -447,7 +447,8 @@ impl DemoTimetable {
                 conn,
                 &lesson,
                 &patch,
-                (None, crate::Expected::Anything),
+                None,
+                crate::Expected::Anything,
                 By::Person(teacher),
                 now,
             )?;

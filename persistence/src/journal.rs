@@ -836,6 +836,7 @@ pub fn change_grade(
             return Ok(Changed::Gone);
         };
         let stale = |grade: Grade| match change {
+            _ if grade.deleted_at.is_some() => Changed::Gone,
             Some(change) if change.holds_for(&grade) => Changed::Done(grade),
             _ => Changed::Stale(grade),
         };
@@ -955,7 +956,8 @@ pub fn set_attendance(
     conn: &mut DbConnection,
     lesson: &Lesson,
     marks: &[(StudentId, &str)],
-    (reason, expected): (Option<&str>, Expected<'_>),
+    reason: Option<&str>,
+    expected: Expected<'_>,
     actor: Actor,
     at: NaiveDateTime,
 ) -> Result<usize> {

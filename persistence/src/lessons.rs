@@ -57,7 +57,8 @@ pub fn update_lesson(
     conn: &mut DbConnection,
     lesson: &Lesson,
     patch: &LessonPatch,
-    (reason, expected): (Option<&str>, Expected<'_>),
+    reason: Option<&str>,
+    expected: Expected<'_>,
     actor: Actor,
     at: NaiveDateTime,
 ) -> Result<Lesson> {

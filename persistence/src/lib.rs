@@ -19,6 +19,7 @@ pub mod access;
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod auth_failures;
 pub mod averages;
 pub mod bench;
 pub mod connection;

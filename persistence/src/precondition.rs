@@ -35,9 +35,7 @@ impl Expected<'_> {
             Self::OneOf(_) => Err(PersistenceError::Stale),
         }
     }
-}
 
-impl Expected<'_> {
     /// For a write that sets a lesson's whole set of per-student texts (marks, individual
     /// homework) from `current` to `wanted`: asking for what already stands is no change and
     /// goes ahead whatever was read (a retry whose first answer was lost); a change needs the

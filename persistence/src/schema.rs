@@ -296,6 +296,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    auth_failures (key_hash) {
+        key_hash -> Text,
+        failures -> Integer,
+        last_failure_at -> Timestamp,
+        blocked_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     idempotency_records (id) {
         id -> BigInt,
         school_id -> BigInt,

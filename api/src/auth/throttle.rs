@@ -1,129 +1,242 @@
-//! Slowing down password guessing: after `max_failures` failed logins for one login name or
-//! from one address, further attempts are refused with 429 and `Retry-After` for a lockout that
-//! doubles with each further failure. Kept in memory, per server process.
+//! Slowing down guessing: after `max_failures` failed attempts for one key (`login:<name>`,
+//! `addr:<ip>`, ...), further attempts are refused with 429 and `Retry-After` for a lockout
+//! that doubles with each further failure, 15 minutes at most. The counts are kept in the
+//! database (`persistence::auth_failures`, under the SHA-256 of each key, so no login or
+//! address is stored), shared by every server process: guesses spread over the processes
+//! behind a load balancer still add up.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-#[derive(Debug, Default, Clone, Copy)]
-struct Entry {
-    failures: u32,
-    blocked_until: Option<Instant>,
-    last_failure: Option<Instant>,
-}
+use chrono::{NaiveDateTime, Utc};
+use persistence::DbConnection;
+use persistence::auth_failures::{self, Failures};
 
-/// Failure counts per key (`login:<name>` or `addr:<ip>`).
-#[derive(Debug)]
+use super::tokens::sha256_hex;
+use crate::error::ApiError;
+use crate::routes::common::db;
+use crate::{AppState, write_queue::WriteQueue};
+
+/// The rule: how many failures lock a key out, and for how long at first.
+#[derive(Debug, Clone, Copy)]
 pub struct LoginThrottle {
-    entries: Mutex<HashMap<String, Entry>>,
     max_failures: u32,
     lockout: Duration,
 }
 
 /// Failures are forgotten after this long without a new one.
-const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
+pub const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
 /// The longest lockout.
 const MAX_LOCKOUT: Duration = Duration::from_secs(15 * 60);
+
+/// What a check found: whether the first key (the login) has failures counted, to forget them
+/// after a success.
+#[derive(Debug, Clone, Copy)]
+#[must_use]
+pub struct Checked {
+    first_counted: bool,
+}
+
+fn hashed(keys: &[String]) -> Vec<String> {
+    keys.iter().map(|k| sha256_hex(k)).collect()
+}
+
+fn chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
 
 impl LoginThrottle {
     #[must_use]
     pub fn new(max_failures: u32, lockout: Duration) -> Self {
         Self {
-            entries: Mutex::new(HashMap::new()),
             max_failures: max_failures.max(1),
             lockout,
         }
     }
 
-    /// Seconds to wait if any of `keys` is locked out now.
+    /// A key's count after one more failure at `now`.
     #[must_use]
-    pub fn check(&self, keys: &[String], now: Instant) -> Option<u64> {
-        let entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        keys.iter()
-            .filter_map(|k| entries.get(k).and_then(|e| e.blocked_until))
+    pub fn next(&self, current: Failures, now: NaiveDateTime) -> Failures {
+        let quiet = now - current.last_failure_at >= chrono(FORGET_AFTER);
+        let failures = if quiet { 1 } else { current.failures + 1 };
+        let over = u32::try_from(failures).unwrap_or(0);
+        let blocked_until = if over >= self.max_failures {
+            let doublings = (over - self.max_failures).min(10);
+            let lockout = self.lockout.saturating_mul(1 << doublings).min(MAX_LOCKOUT);
+            Some(now + chrono(lockout))
+        } else if quiet {
+            None
+        } else {
+            current.blocked_until
+        };
+        Failures {
+            failures,
+            last_failure_at: now,
+            blocked_until,
+        }
+    }
+
+    /// Seconds to wait if any of `keys` is locked out at `now`.
+    ///
+    /// # Errors
+    /// 429 with the seconds to wait when locked out; on a database failure.
+    pub fn check_on(
+        &self,
+        conn: &mut DbConnection,
+        keys: &[String],
+        now: NaiveDateTime,
+    ) -> Result<Checked, ApiError> {
+        let hashed = hashed(keys);
+        let counts = auth_failures::counts(conn, &hashed)?;
+        let wait = counts
+            .values()
+            .filter_map(|c| c.blocked_until)
             .filter(|until| *until > now)
-            .map(|until| (until - now).as_secs().max(1))
-            .max()
+            .map(|until| {
+                u64::try_from((until - now).num_seconds())
+                    .unwrap_or(0)
+                    .max(1)
+            })
+            .max();
+        if let Some(retry_after_secs) = wait {
+            return Err(ApiError::TooManyRequests { retry_after_secs });
+        }
+        Ok(Checked {
+            first_counted: hashed.first().is_some_and(|k| counts.contains_key(k)),
+        })
     }
 
-    /// Records a failed attempt for every key.
-    pub fn failed(&self, keys: &[String], now: Instant) {
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if entries.len() > 100_000 {
-            entries.retain(|_, e| {
-                e.last_failure
-                    .is_some_and(|t| now.duration_since(t) < FORGET_AFTER)
-            });
-        }
-        for key in keys {
-            let entry = entries.entry(key.clone()).or_default();
-            if entry
-                .last_failure
-                .is_some_and(|t| now.duration_since(t) >= FORGET_AFTER)
-            {
-                *entry = Entry::default();
-            }
-            entry.failures += 1;
-            entry.last_failure = Some(now);
-            if entry.failures >= self.max_failures {
-                let doublings = (entry.failures - self.max_failures).min(10);
-                let lockout = self.lockout.saturating_mul(1 << doublings).min(MAX_LOCKOUT);
-                entry.blocked_until = Some(now + lockout);
-            }
-        }
+    /// Counts a failed attempt for every key, in a write turn of `turn`.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub fn failed_on(
+        &self,
+        conn: &mut DbConnection,
+        turn: &WriteQueue,
+        keys: &[String],
+        now: NaiveDateTime,
+    ) -> Result<(), ApiError> {
+        let _turn = turn.turn();
+        auth_failures::record(conn, &hashed(keys), now, &|current| self.next(current, now))?;
+        Ok(())
     }
 
-    /// Forgets the failures of a login after it succeeded (the address keeps its count).
-    pub fn succeeded(&self, login_key: &str) {
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        entries.remove(login_key);
+    /// Forgets the failures of `key` (a login) after it succeeded, if it had any; the address
+    /// keeps its count.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub fn succeeded_on(
+        conn: &mut DbConnection,
+        turn: &WriteQueue,
+        checked: Checked,
+        key: &str,
+    ) -> Result<(), ApiError> {
+        if checked.first_counted {
+            let _turn = turn.turn();
+            auth_failures::forget(conn, &sha256_hex(key))?;
+        }
+        Ok(())
     }
+}
+
+/// [`LoginThrottle::check_on`] on a pooled connection, now.
+///
+/// # Errors
+/// As `check_on`; 503 when no connection can be had.
+pub async fn check(state: &AppState, keys: &[String]) -> Result<Checked, ApiError> {
+    let (throttle, keys) = (state.login_throttle, keys.to_vec());
+    db(state, move |conn| {
+        throttle.check_on(conn, &keys, Utc::now().naive_utc())
+    })
+    .await
+}
+
+/// [`LoginThrottle::failed_on`] on a pooled connection, now.
+///
+/// # Errors
+/// As `failed_on`; 503 when no connection can be had.
+pub async fn failed(state: &AppState, keys: &[String]) -> Result<(), ApiError> {
+    let (throttle, keys) = (state.login_throttle, keys.to_vec());
+    let turn = Arc::clone(&state.write_turn);
+    db(state, move |conn| {
+        throttle.failed_on(conn, &turn, &keys, Utc::now().naive_utc())
+    })
+    .await
+}
+
+/// [`LoginThrottle::succeeded_on`] on a pooled connection.
+///
+/// # Errors
+/// As `succeeded_on`; 503 when no connection can be had.
+pub async fn succeeded(state: &AppState, checked: Checked, key: &str) -> Result<(), ApiError> {
+    if !checked.first_counted {
+        return Ok(());
+    }
+    let (key, turn) = (key.to_owned(), Arc::clone(&state.write_turn));
+    db(state, move |conn| {
+        LoginThrottle::succeeded_on(conn, &turn, checked, &key)
+    })
+    .await
+}
+
+/// Forgets the keys quiet for [`FORGET_AFTER`], in a write turn; says how many.
+///
+/// # Errors
+/// On a database failure.
+pub fn forget_quiet(state: &AppState) -> Result<usize, persistence::PersistenceError> {
+    let _turn = state.write_turn.turn();
+    let mut conn = state.pool.get()?;
+    auth_failures::forget_quiet(&mut conn, Utc::now().naive_utc() - chrono(FORGET_AFTER))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn at(secs: i64) -> NaiveDateTime {
+        chrono::DateTime::from_timestamp(1_800_000_000 + secs, 0)
+            .unwrap_or_default()
+            .naive_utc()
+    }
+
+    fn fresh(now: NaiveDateTime) -> Failures {
+        Failures {
+            failures: 0,
+            last_failure_at: now,
+            blocked_until: None,
+        }
+    }
+
     #[test]
     fn locks_out_after_max_failures_and_doubles() {
         let throttle = LoginThrottle::new(3, Duration::from_secs(10));
-        let keys = vec!["login:a".to_owned()];
-        let t0 = Instant::now();
-        throttle.failed(&keys, t0);
-        throttle.failed(&keys, t0);
-        assert_eq!(throttle.check(&keys, t0), None);
-        throttle.failed(&keys, t0);
-        assert_eq!(throttle.check(&keys, t0), Some(10));
-        assert_eq!(throttle.check(&keys, t0 + Duration::from_secs(11)), None);
-        throttle.failed(&keys, t0 + Duration::from_secs(11));
+        let mut count = fresh(at(0));
+        for _ in 0..2 {
+            count = throttle.next(count, at(0));
+        }
+        assert_eq!(count.blocked_until, None);
+        count = throttle.next(count, at(0));
+        assert_eq!(count.blocked_until, Some(at(10)));
+        count = throttle.next(count, at(11));
+        assert_eq!(count.blocked_until, Some(at(11 + 20)));
+        for _ in 0..20 {
+            count = throttle.next(count, at(12));
+        }
         assert_eq!(
-            throttle.check(&keys, t0 + Duration::from_secs(11)),
-            Some(20)
+            count.blocked_until,
+            Some(at(12 + 15 * 60)),
+            "at most 15 minutes"
         );
-        throttle.succeeded("login:a");
-        assert_eq!(throttle.check(&keys, t0 + Duration::from_secs(11)), None);
     }
 
     #[test]
     fn failures_are_forgotten_after_a_quiet_period() {
         let throttle = LoginThrottle::new(2, Duration::from_secs(10));
-        let keys = vec!["addr:1.2.3.4".to_owned()];
-        let t0 = Instant::now();
-        throttle.failed(&keys, t0);
-        throttle.failed(&keys, t0 + FORGET_AFTER + Duration::from_secs(1));
-        assert_eq!(
-            throttle.check(&keys, t0 + FORGET_AFTER + Duration::from_secs(1)),
-            None
-        );
+        let quiet = i64::try_from(FORGET_AFTER.as_secs()).unwrap_or(0);
+        let count = throttle.next(fresh(at(0)), at(0));
+        let later = throttle.next(count, at(quiet + 1));
+        assert_eq!((later.failures, later.blocked_until), (1, None));
     }
 }

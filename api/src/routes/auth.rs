@@ -1,7 +1,5 @@
 //! Login, token refresh and logout.
 
-use std::time::Instant;
-
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use base64::Engine;
@@ -15,6 +13,7 @@ use validator::Validate;
 
 use crate::auth::AuthUser;
 use crate::auth::credentials::{activation_code_hash, same_hash};
+use crate::auth::throttle;
 use crate::auth::tokens::sha256_hex;
 use crate::error::{ApiError, OAuthError, Problem};
 use crate::extract::ValidJson;
@@ -110,9 +109,7 @@ pub async fn post_login(
         format!("login:{}", login.to_lowercase()),
         format!("addr:{address}"),
     ];
-    if let Some(retry_after_secs) = state.login_throttle.check(&keys, Instant::now()) {
-        return Err(ApiError::TooManyRequests { retry_after_secs });
-    }
+    let checked = throttle::check(&state, &keys).await?;
     let pool = state.pool.clone();
     let user = web::block(move || -> Result<Option<i64>, ApiError> {
         let mut conn = pool.get().map_err(persistence::PersistenceError::from)?;
@@ -124,10 +121,10 @@ pub async fn post_login(
     })
     .await??;
     let Some(user) = user else {
-        state.login_throttle.failed(&keys, Instant::now());
+        throttle::failed(&state, &keys).await?;
         return Err(ApiError::InvalidCredentials);
     };
-    state.login_throttle.succeeded(&keys[0]);
+    throttle::succeeded(&state, checked, &keys[0]).await?;
 
     let now = Utc::now();
     let refresh = state.tokens.new_refresh_token(now);
@@ -361,9 +358,7 @@ pub async fn post_token(
     // Client secrets are 256-bit: failures count per address only (a client id is no secret,
     // and locking it out would let anyone shut an integrator out), apart from logins.
     let keys = [format!("token-addr:{address}")];
-    if let Some(retry_after_secs) = state.login_throttle.check(&keys, Instant::now()) {
-        return Err(ApiError::TooManyRequests { retry_after_secs });
-    }
+    let _ = throttle::check(&state, &keys).await?;
     let pool = state.pool.clone();
     let lookup = client_id.clone();
     let found = web::block(move || -> Result<_, ApiError> {
@@ -379,7 +374,7 @@ pub async fn post_token(
     .await??;
     let Some((_, grant)) = found.filter(|(stored, _)| same_hash(stored, &sha256_hex(&secret)))
     else {
-        state.login_throttle.failed(&keys, Instant::now());
+        throttle::failed(&state, &keys).await?;
         tracing::info!(client_id = %client_id, "integrator authentication failed");
         return Err(ApiError::OAuth(OAuthError::InvalidClient));
     };
@@ -455,11 +450,9 @@ pub async fn post_activate(
     let ActivateRequest { code, password } = body.0;
     let address = peer_address(&req);
     let keys = [format!("activate-addr:{address}")];
-    if let Some(retry_after_secs) = state.login_throttle.check(&keys, Instant::now()) {
-        return Err(ApiError::TooManyRequests { retry_after_secs });
-    }
+    let _ = throttle::check(&state, &keys).await?;
     let Some(code_hash) = activation_code_hash(&code) else {
-        state.login_throttle.failed(&keys, Instant::now());
+        throttle::failed(&state, &keys).await?;
         return Err(ApiError::InvalidCredentials);
     };
     let now = Utc::now();
@@ -484,7 +477,7 @@ pub async fn post_activate(
     })
     .await??;
     let Some((user, session)) = activated else {
-        state.login_throttle.failed(&keys, Instant::now());
+        throttle::failed(&state, &keys).await?;
         return Err(ApiError::InvalidCredentials);
     };
     tracing::info!(user_id = user, session_id = session, "account activated");

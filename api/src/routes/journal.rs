@@ -1473,7 +1473,8 @@ pub async fn put_attendance(
             conn,
             &lesson,
             &marks,
-            (request.reason.as_deref(), if_match.expected()),
+            request.reason.as_deref(),
+            if_match.expected(),
             actor_of(&caller),
             Utc::now().naive_utc(),
         )?;

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use actix_web::{HttpResponse, get, patch, put, web};
+use actix_web::{get, patch, put, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::access::LessonEntry;
 use domain::{DateRange, SchoolId, StudentId, UserId};
@@ -112,7 +112,7 @@ fn text(
     ),
     request_body = LessonPatchRequest,
     responses(
-        (status = 200, description = "The lesson as it now is", body = LessonView, headers(("ETag" = String, description = "The plan as it now is (`plan_etag`)"))),
+        (status = 200, description = "The lesson as it now is, with its new `plan_etag`", body = LessonView),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller may not write this lesson", body = Problem, content_type = "application/problem+json"),
@@ -133,7 +133,7 @@ pub async fn patch_lesson(
     path: web::Path<i64>,
     if_match: IfMatch,
     body: ValidJson<LessonPatchRequest>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<LessonView>, ApiError> {
     let id = path.into_inner();
     let request = body.0;
     let view = db_write(&state, move |conn| {
@@ -178,21 +178,17 @@ pub async fn patch_lesson(
             conn,
             &lesson,
             &patch,
-            (reason.filter(|r| !r.is_empty()), if_match.expected()),
+            reason.filter(|r| !r.is_empty()),
+            if_match.expected(),
             actor_of(&caller),
             Utc::now().naive_utc(),
         )?;
         lesson_view(conn, updated)
     })
     .await?;
-    Ok(with_etag(view.plan_etag.clone(), &view))
-}
-
-/// A lesson answered with `tag` as its `ETag` header.
-fn with_etag(tag: String, view: &LessonView) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((actix_web::http::header::ETAG, tag))
-        .json(view)
+    // The tags are in the body: an `ETag` header would name the whole lesson as answered
+    // (grades, marks and all), which the plan's tag does not.
+    Ok(web::Json(view))
 }
 
 /// A lesson's individual homework.
@@ -226,7 +222,7 @@ pub struct IndividualHomeworkRequest {
     ),
     request_body = IndividualHomeworkRequest,
     responses(
-        (status = 200, description = "The lesson as it now is", body = LessonView, headers(("ETag" = String, description = "The individual homework as it now is (`individual_homework_etag`)"))),
+        (status = 200, description = "The lesson as it now is, with its new `individual_homework_etag`", body = LessonView),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller may not write this lesson", body = Problem, content_type = "application/problem+json"),
@@ -247,7 +243,7 @@ pub async fn put_individual_homework(
     path: web::Path<i64>,
     if_match: IfMatch,
     body: ValidJson<IndividualHomeworkRequest>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<LessonView>, ApiError> {
     let id = path.into_inner();
     let request = body.0;
     let view = db_write(&state, move |conn| {
@@ -297,7 +293,7 @@ pub async fn put_individual_homework(
         lesson_view(conn, lesson)
     })
     .await?;
-    Ok(with_etag(view.individual_homework_etag.clone(), &view))
+    Ok(web::Json(view))
 }
 
 /// Which of the caller's lessons to list.

@@ -3,7 +3,6 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Instant;
 
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::{DateTime, Duration, Utc};
@@ -826,7 +825,8 @@ pub async fn link_guardian_by_code(
 ) -> Result<HttpResponse, ApiError> {
     let (school, student) = path.into_inner();
     let typed = body.0.link_code;
-    let throttle = Arc::clone(&state.login_throttle);
+    let throttle = state.login_throttle;
+    let turn = Arc::clone(&state.write_turn);
     let (created, person) = db(&state, move |conn| {
         managed_school(conn, &caller.principal, school)?;
         let actor = school_actor(&caller, SchoolId(school))?;
@@ -835,15 +835,13 @@ pub async fn link_guardian_by_code(
         }
         // Wrong codes count per administrator, like failed logins.
         let keys = [format!("link-code-user:{}", actor.user.get())];
-        if let Some(retry_after_secs) = throttle.check(&keys, Instant::now()) {
-            return Err(ApiError::TooManyRequests { retry_after_secs });
-        }
+        let _ = throttle.check_on(conn, &keys, Utc::now().naive_utc())?;
         let linked = match link_code_hash(&typed) {
             Some(hash) => link_codes::link_guardian(conn, actor, &hash, StudentId(student))?,
             None => Linked::Invalid,
         };
         let Linked::Linked { parent, created } = linked else {
-            throttle.failed(&keys, Instant::now());
+            throttle.failed_on(conn, &turn, &keys, Utc::now().naive_utc())?;
             return Err(ApiError::field(
                 "link_code",
                 "invalid",
