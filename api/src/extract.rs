@@ -169,23 +169,26 @@ impl IfMatch {
     fn parse<'a>(values: impl Iterator<Item = &'a actix_web::http::header::HeaderValue>) -> Self {
         let mut tags = Vec::new();
         let mut present = false;
+        let mut items = 0;
         let mut star = false;
         for value in values {
             present = true;
             // A value that is not text names no tag we gave.
-            let Ok(text) = value.to_str() else { continue };
-            // `*` stands alone; in a list it is malformed and matches nothing.
-            if text.trim() == "*" {
-                star = true;
+            let Ok(text) = value.to_str() else {
+                items += 1;
                 continue;
-            }
+            };
             for item in text.split(',').map(str::trim) {
-                if let Some(tag) = item.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+                items += 1;
+                if item == "*" {
+                    star = true;
+                } else if let Some(tag) = item.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
                     tags.push(tag.to_owned());
                 }
             }
         }
-        if star && tags.is_empty() {
+        // `*` stands alone; in a list it is malformed and matches nothing itself.
+        if star && items == 1 {
             return Self(None);
         }
         Self(present.then_some(tags))
@@ -308,6 +311,7 @@ mod tests {
             expected_tags(&["\"a\", W/\"b\",c", "\"d\""]),
             Some(vec!["a".to_owned(), "d".to_owned()])
         );
+        assert_eq!(expected_tags(&["*", "W/\"a\""]), Some(Vec::new()));
         // Present but naming no strong tag: nothing matches it.
         assert_eq!(expected_tags(&["W/\"a\""]), Some(Vec::new()));
         assert_eq!(etag("plan1-00"), "\"plan1-00\"");

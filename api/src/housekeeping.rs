@@ -9,7 +9,7 @@
 //! it is refused with 409.
 //!
 //! The counts of failed logins and other guesses (`crate::auth::throttle`) are forgotten once
-//! they have been quiet for a quarter of an hour.
+//! they have been quiet for half an hour.
 
 use std::time::Duration;
 

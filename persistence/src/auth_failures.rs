@@ -49,25 +49,12 @@ pub fn record(
 ) -> Result<()> {
     conn.transaction(|conn| {
         for key in keys {
-            on_backend!(
-                conn,
-                execute,
-                diesel::insert_into(af::table)
-                    .values((
-                        af::key_hash.eq(key),
-                        af::failures.eq(0),
-                        af::last_failure_at.eq(now),
-                    ))
-                    .on_conflict(af::key_hash)
-                    .do_nothing()
-            )?;
-            let row =
-                af::table
-                    .find(key)
-                    .select((af::failures, af::last_failure_at, af::blocked_until));
-            let current: Failures = match conn {
-                DbConnection::Pg(c) => row.for_update().first(c)?,
-                DbConnection::Sqlite(c) => row.first(c)?,
+            // Made if missing, then locked and read; a key forgotten between the two (a login
+            // that succeeded elsewhere) is made again.
+            let current = loop {
+                if let Some(found) = insert_and_lock(conn, key, now)? {
+                    break found;
+                }
             };
             let new = next(current);
             diesel::update(af::table.find(key))
@@ -80,6 +67,35 @@ pub fn record(
         }
         Ok(())
     })
+}
+
+/// A key's row, made with no failures if missing, locked on PostgreSQL; `None` if it was
+/// deleted meanwhile.
+fn insert_and_lock(
+    conn: &mut DbConnection,
+    key: &str,
+    now: NaiveDateTime,
+) -> Result<Option<Failures>> {
+    on_backend!(
+        conn,
+        execute,
+        diesel::insert_into(af::table)
+            .values((
+                af::key_hash.eq(key),
+                af::failures.eq(0),
+                af::last_failure_at.eq(now),
+            ))
+            .on_conflict(af::key_hash)
+            .do_nothing()
+    )?;
+    let row = af::table
+        .find(key)
+        .select((af::failures, af::last_failure_at, af::blocked_until));
+    let found = match conn {
+        DbConnection::Pg(c) => row.for_update().first(c).optional()?,
+        DbConnection::Sqlite(c) => row.first(c).optional()?,
+    };
+    Ok(found)
 }
 
 /// Forgets a key's failures (a login that succeeded).

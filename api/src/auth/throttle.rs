@@ -1,21 +1,24 @@
 //! Slowing down guessing: after `max_failures` failed attempts for one key (`login:<name>`,
 //! `addr:<ip>`, ...), further attempts are refused with 429 and `Retry-After` for a lockout
-//! that doubles with each further failure, 15 minutes at most. The counts are kept in the
-//! database (`persistence::auth_failures`, under the SHA-256 of each key, so no login or
-//! address is stored), shared by every server process: guesses spread over the processes
+//! that doubles with each further failure, 15 minutes at most (counts are forgotten after
+//! half an hour without a failure). The counts are kept in the
+//! database (`persistence::auth_failures`, under the SHA-256 of each key: no login or
+//! address in clear), shared by every server process: guesses spread over the processes
 //! behind a load balancer still add up.
 
 use std::sync::Arc;
 use std::time::Duration;
+
+use actix_web::web;
 
 use chrono::{NaiveDateTime, Utc};
 use persistence::DbConnection;
 use persistence::auth_failures::{self, Failures};
 
 use super::tokens::sha256_hex;
+use crate::AppState;
 use crate::error::ApiError;
 use crate::routes::common::db;
-use crate::{AppState, write_queue::WriteQueue};
 
 /// The rule: how many failures lock a key out, and for how long at first.
 #[derive(Debug, Clone, Copy)]
@@ -24,8 +27,9 @@ pub struct LoginThrottle {
     lockout: Duration,
 }
 
-/// Failures are forgotten after this long without a new one.
-pub const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
+/// Failures are forgotten after this long without a new one: longer than the longest
+/// lockout, so a key that waited one out is still counted when it fails again.
+pub const FORGET_AFTER: Duration = Duration::from_secs(30 * 60);
 /// The longest lockout.
 const MAX_LOCKOUT: Duration = Duration::from_secs(15 * 60);
 
@@ -106,35 +110,31 @@ impl LoginThrottle {
         })
     }
 
-    /// Counts a failed attempt for every key, in a write turn of `turn`.
+    /// Counts a failed attempt for every key; the caller holds a write turn.
     ///
     /// # Errors
     /// On a database failure.
     pub fn failed_on(
         &self,
         conn: &mut DbConnection,
-        turn: &WriteQueue,
         keys: &[String],
         now: NaiveDateTime,
     ) -> Result<(), ApiError> {
-        let _turn = turn.turn();
         auth_failures::record(conn, &hashed(keys), now, &|current| self.next(current, now))?;
         Ok(())
     }
 
     /// Forgets the failures of `key` (a login) after it succeeded, if it had any; the address
-    /// keeps its count.
+    /// keeps its count. The caller holds a write turn.
     ///
     /// # Errors
     /// On a database failure.
     pub fn succeeded_on(
         conn: &mut DbConnection,
-        turn: &WriteQueue,
         checked: Checked,
         key: &str,
     ) -> Result<(), ApiError> {
         if checked.first_counted {
-            let _turn = turn.turn();
             auth_failures::forget(conn, &sha256_hex(key))?;
         }
         Ok(())
@@ -159,11 +159,25 @@ pub async fn check(state: &AppState, keys: &[String]) -> Result<Checked, ApiErro
 /// As `failed_on`; 503 when no connection can be had.
 pub async fn failed(state: &AppState, keys: &[String]) -> Result<(), ApiError> {
     let (throttle, keys) = (state.login_throttle, keys.to_vec());
-    let turn = Arc::clone(&state.write_turn);
-    db(state, move |conn| {
-        throttle.failed_on(conn, &turn, &keys, Utc::now().naive_utc())
+    in_turn(state, move |conn| {
+        throttle.failed_on(conn, &keys, Utc::now().naive_utc())
     })
     .await
+}
+
+/// `work` on a pooled connection in a write turn, the turn taken first (as every writer
+/// does: a connection is not held while waiting for a turn).
+async fn in_turn<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let (pool, turn) = (state.pool.clone(), Arc::clone(&state.write_turn));
+    web::block(move || {
+        let _turn = turn.turn();
+        let mut conn = pool.get().map_err(persistence::PersistenceError::from)?;
+        work(&mut conn)
+    })
+    .await?
 }
 
 /// [`LoginThrottle::succeeded_on`] on a pooled connection.
@@ -174,9 +188,9 @@ pub async fn succeeded(state: &AppState, checked: Checked, key: &str) -> Result<
     if !checked.first_counted {
         return Ok(());
     }
-    let (key, turn) = (key.to_owned(), Arc::clone(&state.write_turn));
-    db(state, move |conn| {
-        LoginThrottle::succeeded_on(conn, &turn, checked, &key)
+    let key = key.to_owned();
+    in_turn(state, move |conn| {
+        LoginThrottle::succeeded_on(conn, checked, &key)
     })
     .await
 }

@@ -2,7 +2,6 @@
 //! roles, parent-child links and teaching assignments. Every change is audited.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::{DateTime, Duration, Utc};
@@ -15,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::{Validate, ValidationError};
 
-use super::common::{PageQuery, db, managed_school, paginate, school_actor, utc};
+use super::common::{PageQuery, db, db_write, managed_school, paginate, school_actor, utc};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::auth::credentials::{link_code_hash, new_activation_code};
@@ -826,8 +825,8 @@ pub async fn link_guardian_by_code(
     let (school, student) = path.into_inner();
     let typed = body.0.link_code;
     let throttle = state.login_throttle;
-    let turn = Arc::clone(&state.write_turn);
-    let (created, person) = db(&state, move |conn| {
+    // A write (the link, or the wrong code's count), in a write turn.
+    let (created, person) = db_write(&state, move |conn| {
         managed_school(conn, &caller.principal, school)?;
         let actor = school_actor(&caller, SchoolId(school))?;
         if admin::student_in_school(conn, SchoolId(school), StudentId(student))?.is_none() {
@@ -841,7 +840,7 @@ pub async fn link_guardian_by_code(
             None => Linked::Invalid,
         };
         let Linked::Linked { parent, created } = linked else {
-            throttle.failed_on(conn, &turn, &keys, Utc::now().naive_utc())?;
+            throttle.failed_on(conn, &keys, Utc::now().naive_utc())?;
             return Err(ApiError::field(
                 "link_code",
                 "invalid",

@@ -1,5 +1,6 @@
 -- Failed logins, activation codes, client secrets and link codes, counted per key (a login
--- name, an address, an administrator; stored as a SHA-256, so no login or address is kept)
+-- name, an address, an administrator; stored as a SHA-256, so no login or address is kept
+-- in clear)
 -- and shared by every server process: with several behind a load balancer, guesses spread
 -- over them still add up. Not a school's: a login or an address belongs to none.
 CREATE TABLE auth_failures (
