@@ -496,27 +496,26 @@ async fn a_stale_etag_overwrites_nothing_and_deletion_is_recorded(backend: Backe
     let first_tag = read.header("etag").unwrap_or_default().to_owned();
     assert_eq!(read.json()["etag"], first_tag.as_str());
 
+    let patch = |tag: Option<&str>, body: &Value| {
+        let (tag, body) = (tag.map(str::to_owned), body.clone());
+        let (app, teacher, path) = (&d.app, &d.teacher, &path);
+        async move {
+            send(
+                app,
+                teacher,
+                Method::PATCH,
+                path,
+                tag.as_deref(),
+                Some(&body),
+            )
+            .await
+        }
+    };
     // No If-Match: 428; a changed grade: 200 with a new ETag.
     let change = json!({"value": 5, "reason": "пересдача"});
-    let bare = send(
-        &d.app,
-        &d.teacher,
-        Method::PATCH,
-        &path,
-        None,
-        Some(&change),
-    )
-    .await;
+    let bare = patch(None, &change).await;
     bare.assert_problem(428, "precondition_required");
-    let changed = send(
-        &d.app,
-        &d.teacher,
-        Method::PATCH,
-        &path,
-        Some(&first_tag),
-        Some(&change),
-    )
-    .await;
+    let changed = patch(Some(first_tag.as_str()), &change).await;
     assert_eq!(
         changed.status,
         200,
@@ -530,41 +529,16 @@ async fn a_stale_etag_overwrites_nothing_and_deletion_is_recorded(backend: Backe
 
     // A second teacher app still holding the first ETag overwrites nothing.
     let stale = json!({"value": 2});
-    let refused = send(
-        &d.app,
-        &d.teacher,
-        Method::PATCH,
-        &path,
-        Some(&first_tag),
-        Some(&stale),
-    )
-    .await;
+    let refused = patch(Some(first_tag.as_str()), &stale).await;
     refused.assert_problem(412, "precondition_failed");
     assert_eq!(d.app.get_as(&d.teacher, &path).await.json()["value"], 5);
     // The change sent again on the ETag it was made on (its answer was lost) already holds:
     // answered as done, with the grade as it is, and nothing written twice.
-    let retried = send(
-        &d.app,
-        &d.teacher,
-        Method::PATCH,
-        &path,
-        Some(&first_tag),
-        Some(&change),
-    )
-    .await
-    .expect(200);
+    let retried = patch(Some(first_tag.as_str()), &change).await.expect(200);
     assert_eq!(retried.header("etag"), Some(second_tag.as_str()));
     assert_eq!(retried.json()["version"], 2);
     let out_of_scale = json!({"value": 7});
-    let bad = send(
-        &d.app,
-        &d.teacher,
-        Method::PATCH,
-        &path,
-        Some(&second_tag),
-        Some(&out_of_scale),
-    )
-    .await;
+    let bad = patch(Some(second_tag.as_str()), &out_of_scale).await;
     let problem = bad.assert_problem(422, "validation_failed");
     assert_eq!(problem["errors"][0]["field"], "value");
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
-use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, middleware, web};
+use actix_web::{App, HttpRequest, HttpResponse, middleware, web};
 use persistence::Pool;
 use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
@@ -122,19 +122,7 @@ pub fn build_app(
         .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
         // Every request's body within the request timeout (see `crate::body_deadline`).
         .wrap_fn(move |mut req, service| {
-            let declared = req
-                .headers()
-                .get(actix_web::http::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok());
-            // A request without a body (most: every GET) has nothing to time or keep.
-            let unread = crate::body_deadline::declares_body(req.headers(), declared).then(|| {
-                let time = crate::body_deadline::allowance(body_time, declared);
-                let body = crate::body_deadline::Deadline::new(req.take_payload(), time);
-                let unread = body.unread();
-                req.set_payload(body.into_payload());
-                unread
-            });
+            let unread = crate::body_deadline::guard(&mut req, body_time);
             let answer = service.call(req);
             async move {
                 // (The handlers answer their errors themselves: an `Err` here is the framework's

@@ -2,7 +2,7 @@
 //!
 //! actix-web cuts off a client that is slow to send the request head (its client request
 //! timeout, 408), but once the head is in it waits for the body as long as the client keeps
-//! the connection open. [`Deadline`] gives each request's body a time counted from when the
+//! the connection open. [`guard`] gives each request's body a time counted from when the
 //! request is handed to the application: `server.request_timeout_secs`, plus a second for
 //! every [`SLOWEST_BODY_BYTES_PER_SEC`] bytes its `Content-Length` declares (a large roster
 //! import on a slow school uplink still arrives; a client that stalls is still cut off). After
@@ -21,8 +21,9 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use actix_web::HttpMessage;
 use actix_web::body::{BodySize, BoxBody, MessageBody};
-use actix_web::dev::{Payload, ServiceResponse};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::web::Bytes;
 use futures_core::Stream;
@@ -37,7 +38,7 @@ pub fn allowance(base: Duration, declared: Option<u64>) -> Duration {
 }
 
 /// A request body that fails once its time is up.
-pub struct Deadline {
+struct Deadline {
     /// Shared with the middleware, which may keep it past the handler (see
     /// [`answer_then_close`]).
     body: Rc<RefCell<Payload>>,
@@ -56,8 +57,7 @@ impl std::fmt::Debug for Deadline {
 
 impl Deadline {
     /// `body`, to be read within `time`.
-    #[must_use]
-    pub fn new(body: Payload, time: Duration) -> Self {
+    fn new(body: Payload, time: Duration) -> Self {
         Self {
             body: Rc::new(RefCell::new(body)),
             up: Box::pin(tokio::time::sleep(time)),
@@ -67,8 +67,7 @@ impl Deadline {
 
     /// What the middleware keeps of the body: whether it was read to the end, and the body
     /// itself.
-    #[must_use]
-    pub fn unread(&self) -> Unread {
+    fn unread(&self) -> Unread {
         Unread {
             done: Rc::clone(&self.done),
             body: Rc::clone(&self.body),
@@ -76,8 +75,7 @@ impl Deadline {
     }
 
     /// As the request's payload.
-    #[must_use]
-    pub fn into_payload(self) -> Payload {
+    fn into_payload(self) -> Payload {
         let stream: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> = Box::pin(self);
         Payload::from(stream)
     }
@@ -107,12 +105,23 @@ impl Stream for Deadline {
     }
 }
 
-/// Whether the request declares a body: a `Content-Length` above 0 or a
-/// `Transfer-Encoding` (chunked).
-#[must_use]
-pub fn declares_body(headers: &actix_web::http::header::HeaderMap, length: Option<u64>) -> bool {
-    length.is_some_and(|n| n > 0)
-        || headers.contains_key(actix_web::http::header::TRANSFER_ENCODING)
+/// Puts the request's body under its deadline, if it declares one (a `Content-Length` above
+/// 0 or a `Transfer-Encoding`): what [`answer_then_close`] needs afterwards. A request without
+/// a body (every `GET`) has nothing to time or keep.
+pub fn guard(req: &mut ServiceRequest, base: Duration) -> Option<Unread> {
+    use actix_web::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    if declared.is_none_or(|n: u64| n == 0) && !req.headers().contains_key(TRANSFER_ENCODING) {
+        return None;
+    }
+    let body = Deadline::new(req.take_payload(), allowance(base, declared));
+    let unread = body.unread();
+    req.set_payload(body.into_payload());
+    Some(unread)
 }
 
 /// A request's body as the middleware keeps it while the request is answered.

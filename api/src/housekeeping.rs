@@ -74,13 +74,9 @@ pub fn spawn(state: AppState) -> actix_web::rt::task::JoinHandle<()> {
             if total > 0 {
                 tracing::info!(forgotten = total, "stored answers forgotten");
             }
-            let quiet = state.clone();
-            match web::block(move || crate::auth::throttle::forget_quiet(&quiet)).await {
-                Ok(Ok(forgotten)) if forgotten > 0 => {
-                    tracing::info!(forgotten, "quiet failed-attempt counts forgotten");
-                }
-                Ok(Ok(_)) => {}
-                Ok(Err(error)) => tracing::warn!(%error, "forgetting failed-attempt counts failed"),
+            match crate::auth::throttle::forget_quiet(&state).await {
+                Ok(0) => {}
+                Ok(forgotten) => tracing::info!(forgotten, "quiet failed-attempt counts forgotten"),
                 Err(error) => tracing::warn!(%error, "forgetting failed-attempt counts failed"),
             }
             actix_web::rt::time::sleep(EVERY).await;

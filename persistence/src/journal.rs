@@ -284,9 +284,7 @@ impl Lesson {
 /// [`crate::precondition`].
 #[must_use]
 pub fn marks_fingerprint(lesson: i64, marks: &[(i64, String)]) -> String {
-    let sorted: std::collections::BTreeMap<i64, &str> =
-        marks.iter().map(|(s, m)| (*s, m.as_str())).collect();
-    crate::precondition::fingerprint("marks", lesson, &sorted)
+    crate::precondition::per_student("marks", lesson, marks)
 }
 
 /// # Errors

@@ -225,8 +225,7 @@ pub fn individual_homework(conn: &mut DbConnection, lesson: i64) -> Result<Vec<(
 /// See [`crate::precondition`].
 #[must_use]
 pub fn homework_fingerprint(lesson: i64, items: &[(i64, String)]) -> String {
-    let sorted: BTreeMap<i64, &str> = items.iter().map(|(s, h)| (*s, h.as_str())).collect();
-    crate::precondition::fingerprint("homework", lesson, &sorted)
+    crate::precondition::per_student("homework", lesson, items)
 }
 
 /// Sets the lesson's individual homework to exactly `items` (students left out have none),

@@ -72,6 +72,14 @@ pub fn fingerprint(what: &str, id: i64, content: &impl Serialize) -> String {
     format!("{what}{id}-{hex}")
 }
 
+/// The fingerprint of a lesson's per-student texts (`what`: its attendance marks or its
+/// individual homework), `(student id, text)` in any order.
+#[must_use]
+pub fn per_student(what: &str, lesson: i64, entries: &[(i64, String)]) -> String {
+    let sorted: BTreeMap<i64, &str> = entries.iter().map(|(s, t)| (*s, t.as_str())).collect();
+    fingerprint(what, lesson, &sorted)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,10 +6,7 @@
 //! address in clear), shared by every server process: guesses spread over the processes
 //! behind a load balancer still add up.
 
-use std::sync::Arc;
 use std::time::Duration;
-
-use actix_web::web;
 
 use chrono::{NaiveDateTime, Utc};
 use persistence::DbConnection;
@@ -18,7 +15,7 @@ use persistence::auth_failures::{self, Failures};
 use super::tokens::sha256_hex;
 use crate::AppState;
 use crate::error::ApiError;
-use crate::routes::common::db;
+use crate::routes::common::{db, db_turn};
 
 /// The rule: how many failures lock a key out, and for how long at first.
 #[derive(Debug, Clone, Copy)]
@@ -159,25 +156,10 @@ pub async fn check(state: &AppState, keys: &[String]) -> Result<Checked, ApiErro
 /// As `failed_on`; 503 when no connection can be had.
 pub async fn failed(state: &AppState, keys: &[String]) -> Result<(), ApiError> {
     let (throttle, keys) = (state.login_throttle, keys.to_vec());
-    in_turn(state, move |conn| {
+    db_turn(state, move |conn| {
         throttle.failed_on(conn, &keys, Utc::now().naive_utc())
     })
     .await
-}
-
-/// `work` on a pooled connection in a write turn, the turn taken first (as every writer
-/// does: a connection is not held while waiting for a turn).
-async fn in_turn<T: Send + 'static>(
-    state: &AppState,
-    work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let (pool, turn) = (state.pool.clone(), Arc::clone(&state.write_turn));
-    web::block(move || {
-        let _turn = turn.turn();
-        let mut conn = pool.get().map_err(persistence::PersistenceError::from)?;
-        work(&mut conn)
-    })
-    .await?
 }
 
 /// [`LoginThrottle::succeeded_on`] on a pooled connection.
@@ -189,7 +171,7 @@ pub async fn succeeded(state: &AppState, checked: Checked, key: &str) -> Result<
         return Ok(());
     }
     let key = key.to_owned();
-    in_turn(state, move |conn| {
+    db_turn(state, move |conn| {
         LoginThrottle::succeeded_on(conn, checked, &key)
     })
     .await
@@ -198,11 +180,13 @@ pub async fn succeeded(state: &AppState, checked: Checked, key: &str) -> Result<
 /// Forgets the keys quiet for [`FORGET_AFTER`], in a write turn; says how many.
 ///
 /// # Errors
-/// On a database failure.
-pub fn forget_quiet(state: &AppState) -> Result<usize, persistence::PersistenceError> {
-    let _turn = state.write_turn.turn();
-    let mut conn = state.pool.get()?;
-    auth_failures::forget_quiet(&mut conn, Utc::now().naive_utc() - chrono(FORGET_AFTER))
+/// On a database failure; 503 when no connection can be had.
+pub async fn forget_quiet(state: &AppState) -> Result<usize, ApiError> {
+    db_turn(state, |conn| {
+        let before = Utc::now().naive_utc() - chrono(FORGET_AFTER);
+        Ok(auth_failures::forget_quiet(conn, before)?)
+    })
+    .await
 }
 
 #[cfg(test)]

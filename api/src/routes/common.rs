@@ -47,16 +47,32 @@ pub async fn db_write<T: Send + 'static>(
     state: &AppState,
     work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let pool = state.pool.clone();
-    let turn = state.write_turn.clone();
     let rankings = std::sync::Arc::clone(&state.rankings);
-    web::block(move || {
-        let _turn = turn.turn();
-        let mut conn = pool.get().map_err(PersistenceError::from)?;
-        let done = work(&mut conn);
+    db_turn(state, move |conn| {
+        let done = work(conn);
         // Committed (or rolled back): rankings computed before may no longer hold.
         rankings.generation.advance();
         done
+    })
+    .await
+}
+
+/// Runs `work` on a pooled connection in a turn of the process's queue of writers, the turn
+/// taken first (a connection is not held while waiting for it): [`db_write`] for writes that
+/// touch no grade, so the rankings kept stand (the counts of failed logins, housekeeping).
+///
+/// # Errors
+/// As [`db`].
+pub async fn db_turn<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let pool = state.pool.clone();
+    let turn = state.write_turn.clone();
+    web::block(move || {
+        let _turn = turn.turn();
+        let mut conn = pool.get().map_err(PersistenceError::from)?;
+        work(&mut conn)
     })
     .await?
 }

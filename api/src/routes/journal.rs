@@ -87,7 +87,7 @@ pub struct GradeView {
 /// The strong ETag of a grade at a version.
 #[must_use]
 pub fn grade_etag(id: i64, version: i32) -> String {
-    format!("\"g{id}v{version}\"")
+    etag(&format!("g{id}v{version}"))
 }
 
 impl From<journal::Grade> for GradeView {
