@@ -14,6 +14,7 @@ on_both_backends!(
     a_retry_gets_the_first_answer_and_never_grades_twice,
     one_bad_entry_refuses_the_request_and_names_itself,
     concurrent_retries_grade_once,
+    grading_requests_written_together_commit_or_refuse_each_alone,
     every_grade_has_its_history_for_whoever_may_read_it,
     a_stale_etag_overwrites_nothing_and_deletion_is_recorded,
     a_locked_term_is_changed_only_by_the_administration_with_a_reason,
@@ -394,6 +395,77 @@ async fn concurrent_retries_grade_once(backend: Backend) {
         .count();
     assert_eq!(replayed, 2, "one wrote, two replayed");
     assert_eq!(d.stored_grades().await.len(), d.students.len());
+}
+
+/// On SQLite the grading requests that wait for the same turn are written in one transaction
+/// (`api::group_commit`): one refused there rolls back alone, after writing its grades, and the
+/// others commit. Every turn is held until the three requests wait, checked, for their write:
+/// on SQLite they are one group; on PostgreSQL they write at once, each in its transaction.
+async fn grading_requests_written_together_commit_or_refuse_each_alone(backend: Backend) {
+    let d = day(backend).await;
+    let (first, reused, other) = (
+        d.class_grades("t"),
+        d.class_grades("v"),
+        d.class_grades("u"),
+    );
+    let state = &d.app.state;
+    let turns: Vec<_> = (0..state.write_turn.capacity())
+        .map(|_| state.write_turn.turn())
+        .collect();
+    let waiting = || match &state.group_writer {
+        Some(writer) => writer.pending(),
+        None => state.write_turn.waiting(),
+    };
+    let release = async move {
+        for _ in 0..1000 {
+            if waiting() == 3 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(waiting(), 3, "the three requests wait for their write");
+        drop(turns);
+    };
+    // The second reuses the first's key with other grades: whichever of the two is written
+    // second has inserted its grades and their sums when its record meets the first's key.
+    let (x, y, z, ()) = tokio::join!(
+        d.grade(Some("together-1"), &first),
+        d.grade(Some("together-1"), &reused),
+        d.grade(Some("together-2"), &other),
+        release,
+    );
+    assert_eq!(z.status, 201, "{}", String::from_utf8_lossy(&z.body));
+    let (written, refused, prefix) = match (x.status.as_u16(), y.status.as_u16()) {
+        (201, 422) => (&x, &y, "t-"),
+        (422, 201) => (&y, &x, "v-"),
+        other => panic!("one of the two written, the other refused: {other:?}"),
+    };
+    refused.assert_problem(422, "validation_failed");
+    let mut expected: Vec<String> = written.json()["grades"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(z.json()["grades"].as_array().into_iter().flatten())
+        .map(|g| g["client_id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    expected.sort();
+    let mut stored: Vec<String> = d
+        .stored_grades()
+        .await
+        .iter()
+        .map(|g| g["client_id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    stored.sort();
+    assert_eq!(
+        stored, expected,
+        "the refused request's grades were rolled back"
+    );
+    assert_eq!(stored.len(), 2 * d.students.len());
+    assert!(
+        stored
+            .iter()
+            .all(|c| c.starts_with(prefix) || c.starts_with("u-"))
+    );
 }
 
 async fn every_grade_has_its_history_for_whoever_may_read_it(backend: Backend) {

@@ -37,6 +37,9 @@ pub struct AppState {
     pub grants: Arc<crate::auth::GrantsCache>,
     /// Schools' scales and work types (only ever added), as this process last read them.
     pub grading: Arc<crate::routes::journal::GradingSetups>,
+    /// SQLite: grading requests' writes, committed together (see [`crate::group_commit`]);
+    /// `None` on PostgreSQL.
+    pub group_writer: Option<crate::group_commit::GroupWriter>,
 }
 
 impl AppState {
@@ -57,16 +60,31 @@ impl AppState {
         } else {
             1
         };
+        let write_turn = Arc::new(crate::write_queue::WriteQueue::new(writers));
+        let rankings: Arc<crate::routes::averages::Rankings> = Arc::default();
+        // Without its thread, grading requests write one at a time, as on PostgreSQL.
+        let group_writer = if postgres {
+            None
+        } else {
+            crate::group_commit::GroupWriter::start(
+                pool.clone(),
+                Arc::clone(&write_turn),
+                Arc::clone(&rankings),
+            )
+            .inspect_err(|e| tracing::warn!(error = %e, "grading requests will write one by one"))
+            .ok()
+        };
         Self {
             pool,
             settings: Arc::new(settings),
             tokens: Arc::new(tokens),
             login_throttle,
-            write_turn: Arc::new(crate::write_queue::WriteQueue::new(writers)),
-            rankings: Arc::default(),
+            write_turn,
+            rankings,
             grants: Arc::default(),
             grading: Arc::default(),
             outbox: Arc::new(tokio::sync::Notify::new()),
+            group_writer,
         }
     }
 

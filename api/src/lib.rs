@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod group_commit;
 pub mod housekeeping;
 pub mod memo;
 pub mod openapi;

@@ -58,6 +58,18 @@ impl WriteQueue {
         }
     }
 
+    /// How many turns can be held at once.
+    #[must_use]
+    pub const fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// How many request handlers wait for a turn.
+    #[must_use]
+    pub fn waiting(&self) -> usize {
+        self.lock().normal.len()
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -35,6 +35,32 @@ impl DbConnection {
             Self::Sqlite(_) => Backend::Sqlite,
         }
     }
+
+    /// Runs `work` in a transaction, or in a savepoint when one is open already: committed
+    /// (or released) when it answers `Ok`, rolled back when it answers an error.
+    ///
+    /// # Errors
+    /// Whatever `work` answers; a failure to begin, commit or roll back.
+    pub fn in_transaction<T, E: From<PersistenceError>>(
+        &mut self,
+        work: impl FnOnce(&mut Self) -> Result<T, E>,
+    ) -> Result<T, E> {
+        /// Why the transaction was rolled back.
+        enum Failed<E> {
+            Work(E),
+            Database(diesel::result::Error),
+        }
+        impl<E> From<diesel::result::Error> for Failed<E> {
+            fn from(err: diesel::result::Error) -> Self {
+                Self::Database(err)
+            }
+        }
+        self.transaction(|conn| work(conn).map_err(Failed::Work))
+            .map_err(|failed| match failed {
+                Failed::Work(err) => err,
+                Failed::Database(err) => PersistenceError::from(err).into(),
+            })
+    }
 }
 
 /// The two supported database engines.

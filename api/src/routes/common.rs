@@ -57,6 +57,21 @@ pub async fn db_write<T: Send + 'static>(
     .await
 }
 
+/// Runs `work`, a grading request's write, like [`db_write`]; on SQLite together with the
+/// other grading requests waiting, in one transaction (see [`crate::group_commit`]).
+///
+/// # Errors
+/// As [`db`]; a failed commit of the group.
+pub async fn db_write_grouped<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    match &state.group_writer {
+        Some(writer) => writer.write(work).await,
+        None => db_write(state, work).await,
+    }
+}
+
 /// Runs `work` on a pooled connection in a turn of the process's queue of writers, the turn
 /// taken first (a connection is not held while waiting for it): [`db_write`] for writes that
 /// touch no grade, so the rankings kept stand (the counts of failed logins, housekeeping).

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::common::{db, db_write, utc};
+use super::common::{db, db_write, db_write_grouped, utc};
 use crate::AppState;
 use crate::auth::tokens::sha256_hex;
 use crate::auth::{Bearer, Caller, enforce};
@@ -713,7 +713,8 @@ pub async fn grade_lesson(
     let key = idempotency_key(&req);
     let request = body.0;
     // The checks only read: they run beside other requests' writes, and only the write takes
-    // a turn (see `db_write`). The write locks the lesson's row and refuses the request whole
+    // a turn (see `db_write_grouped`: on SQLite the grading requests waiting are written
+    // together, each in a savepoint of one transaction). The write locks the lesson's row and refuses the request whole
     // if the lesson was moved or its term locked meanwhile; a duplicate that committed
     // meanwhile is refused by the unique keys and replayed (see `journal::give_grades`).
     let setups = std::sync::Arc::clone(&state.grading);
@@ -755,7 +756,7 @@ pub async fn grade_lesson(
     let outcome = match checked {
         Checked::Answered(stored) => stored,
         Checked::ToWrite(checked) => {
-            db_write(&state, move |conn| {
+            db_write_grouped(&state, move |conn| {
                 let respond = |written: &[journal::Grade]| {
                     let body = GradedLesson {
                         lesson_id: id,
