@@ -16,7 +16,9 @@
 //!
 //! One thread per process writes the groups, in the process's queue of writers
 //! ([`crate::write_queue`]) like every other writer, so the groups and the other writes take
-//! turns as before.
+//! turns as before. The push dispatcher's turns still wait for one request's write at most: a
+//! group stops between two requests when one is waiting, commits what it wrote, and the rest
+//! of it goes first in the next turn.
 //!
 //! Only on SQLite, whose one writer at a time is what the requests queue for. PostgreSQL writes
 //! several transactions at once and already flushes the log once for the commits that wait
@@ -166,8 +168,17 @@ fn serve(
     queue: &WriteQueue,
     rankings: &Rankings,
 ) {
-    while let Ok(first) = received.recv() {
-        let mut group = vec![first];
+    // Requests taken but not written yet: a group ended early for the dispatcher leaves the
+    // rest for the next turn, ahead of those that came later.
+    let mut group: Vec<Box<dyn Job>> = Vec::new();
+    loop {
+        if group.is_empty() {
+            match received.recv() {
+                Ok(first) => group.push(first),
+                Err(_) => return,
+            }
+        }
+        let mut ran = 0;
         // A panic in a request's work drops the group: their handlers are answered 500 (their
         // reply is dropped unsent) and the open transaction is rolled back with its
         // connection, which the pool discards as broken.
@@ -181,23 +192,36 @@ fn serve(
                 .and_then(|mut conn| {
                     conn.in_transaction(|conn| {
                         for job in &mut group {
+                            // The dispatcher's turn goes first, as behind any one request.
+                            if ran > 0 && queue.urgent_waiting() {
+                                break;
+                            }
                             job.run(conn);
+                            ran += 1;
                         }
                         Ok::<_, ApiError>(())
                     })
                 });
             // Committed (or rolled back): rankings computed before may no longer hold.
             rankings.generation.advance();
-
             committed
         }));
-        pending.fetch_sub(group.len(), Ordering::SeqCst);
-        if let Ok(committed) = written {
-            for job in group {
-                job.finish(committed.as_ref().copied());
-            }
-        } else {
+        let Ok(committed) = written else {
             tracing::error!("a grading write panicked; its group was rolled back");
+            pending.fetch_sub(group.len(), Ordering::SeqCst);
+            group.clear();
+            continue;
+        };
+        // Without a connection none ran, and all of them are answered with the failure.
+        let rest = if committed.is_ok() {
+            group.split_off(ran)
+        } else {
+            Vec::new()
+        };
+        pending.fetch_sub(group.len(), Ordering::SeqCst);
+        for job in group.drain(..) {
+            job.finish(committed.as_ref().copied());
         }
+        group = rest;
     }
 }

@@ -70,6 +70,14 @@ impl WriteQueue {
         self.lock().normal.len()
     }
 
+    /// Whether a dispatcher's turn is waiting: a holder writing several requests' work in one
+    /// turn ([`crate::group_commit`]) ends it early then, so the dispatcher waits for one
+    /// request's write at most, as it does behind any other handler.
+    #[must_use]
+    pub fn urgent_waiting(&self) -> bool {
+        !self.lock().urgent.is_empty()
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
