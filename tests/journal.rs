@@ -15,6 +15,7 @@ on_both_backends!(
     one_bad_entry_refuses_the_request_and_names_itself,
     concurrent_retries_grade_once,
     grading_requests_written_together_commit_or_refuse_each_alone,
+    a_group_keeps_refusals_alone_and_is_given_up_whole_on_a_database_failure,
     every_grade_has_its_history_for_whoever_may_read_it,
     a_stale_etag_overwrites_nothing_and_deletion_is_recorded,
     a_locked_term_is_changed_only_by_the_administration_with_a_reason,
@@ -466,6 +467,97 @@ async fn grading_requests_written_together_commit_or_refuse_each_alone(backend: 
             .iter()
             .all(|c| c.starts_with(prefix) || c.starts_with("u-"))
     );
+}
+
+/// `api::group_commit` on its own, over a scratch table: a refusal (4xx) in a group rolls back
+/// alone; a failure of the database (5xx), after which SQLite may have rolled back the whole
+/// transaction, gives the group up whole, every request of it answered with the failure.
+async fn a_group_keeps_refusals_alone_and_is_given_up_whole_on_a_database_failure(
+    backend: Backend,
+) {
+    use api::ApiError;
+    use api::group_commit::GroupWriter;
+    use api::write_queue::WriteQueue;
+    use diesel::RunQueryDsl;
+    use diesel::connection::SimpleConnection;
+    use std::sync::Arc;
+
+    #[derive(diesel::QueryableByName)]
+    struct Probe {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        x: i64,
+    }
+
+    let db = crate::support::TestDb::migrated(backend);
+    let pool = db.pool();
+    let mut conn = pool.get().unwrap_or_else(|e| panic!("{e}"));
+    conn.batch_execute("CREATE TABLE probe (x BIGINT NOT NULL)")
+        .unwrap_or_else(|e| panic!("{e}"));
+    drop(conn);
+    let queue = Arc::new(WriteQueue::new(1));
+    let writer = GroupWriter::start(pool.clone(), Arc::clone(&queue), Arc::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Inserts x, then answers as told.
+    let insert = |x: i64, then: Result<(), ApiError>| {
+        move |conn: &mut persistence::DbConnection| {
+            diesel::sql_query(format!("INSERT INTO probe (x) VALUES ({x})"))
+                .execute(conn)
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            then.map(|()| x)
+        }
+    };
+    let stored = || {
+        let mut conn = pool.get().unwrap_or_else(|e| panic!("{e}"));
+        let mut xs: Vec<i64> = diesel::sql_query("SELECT x FROM probe")
+            .load::<Probe>(&mut conn)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|p| p.x)
+            .collect();
+        xs.sort_unstable();
+        xs
+    };
+    // The turn is held until every request waits, so each set below is one group.
+    let held = |n: usize| {
+        let turn = queue.turn();
+        let writer = &writer;
+        async move {
+            for _ in 0..1000 {
+                if writer.pending() == n {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            assert_eq!(writer.pending(), n, "the requests wait for the turn");
+            drop(turn);
+        }
+    };
+
+    let (a, b, c, ()) = tokio::join!(
+        writer.write(insert(1, Ok(()))),
+        writer.write(insert(2, Err(ApiError::Conflict("refused".into())))),
+        writer.write(insert(3, Ok(()))),
+        held(3),
+    );
+    assert!(matches!(a, Ok(1)), "{a:?}");
+    assert!(matches!(b, Err(ApiError::Conflict(_))), "{b:?}");
+    assert!(matches!(c, Ok(3)), "{c:?}");
+    assert_eq!(stored(), vec![1, 3], "the refusal rolled back alone");
+
+    let (d, e, ()) = tokio::join!(
+        writer.write(insert(4, Ok(()))),
+        writer.write(insert(
+            5,
+            Err(ApiError::Internal("the disk is full".into()))
+        )),
+        held(2),
+    );
+    assert!(
+        d.is_err(),
+        "a request of a group given up is not answered done: {d:?}"
+    );
+    assert!(matches!(e, Err(ApiError::Internal(_))), "{e:?}");
+    assert_eq!(stored(), vec![1, 3], "the group given up wrote nothing");
 }
 
 async fn every_grade_has_its_history_for_whoever_may_read_it(backend: Backend) {

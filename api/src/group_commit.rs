@@ -9,16 +9,19 @@
 //! it. Written together, the pages go out once and the requests wait for one commit.
 //!
 //! Each request's work runs in a savepoint of its own, so one refused request (a bad entry, a
-//! term locked meanwhile, a duplicate) rolls back alone and the others commit. Nothing is
-//! answered before the commit: if the commit fails, every request of the group is answered
+//! term locked meanwhile, a duplicate) rolls back alone and the others commit. A request that
+//! fails on the database itself (a full disk, an I/O error: SQLite may have rolled back the
+//! whole transaction) abandons the group, rolled back whole. Nothing is answered before the
+//! commit: if the group is abandoned or its commit fails, every request of it is answered
 //! with the failure and none of their writes stays (the teacher app retries with the same
 //! `Idempotency-Key`).
 //!
 //! One thread per process writes the groups, in the process's queue of writers
 //! ([`crate::write_queue`]) like every other writer, so the groups and the other writes take
-//! turns as before. The push dispatcher's turns still wait for one request's write at most: a
-//! group stops between two requests when one is waiting, commits what it wrote, and the rest
-//! of it goes first in the next turn.
+//! turns; a writer that queues behind a group waits for up to [`MOST_AT_ONCE`] requests'
+//! writes (about 40 ms) instead of one. The push dispatcher's turns still wait for one
+//! request's write at most: a group stops between two requests when one is waiting, commits
+//! what it wrote, and the rest of it goes first among the grading requests in the next turn.
 //!
 //! Only on SQLite, whose one writer at a time is what the requests queue for. PostgreSQL writes
 //! several transactions at once and already flushes the log once for the commits that wait
@@ -53,7 +56,12 @@ pub struct GroupWriter {
 /// A request's write, waiting to run in a group.
 trait Job: Send {
     /// Runs the work in a savepoint, keeping what it answered.
-    fn run(&mut self, conn: &mut DbConnection);
+    ///
+    /// # Errors
+    /// When the work failed on the database itself rather than refusing the request: SQLite
+    /// may then have rolled back the whole transaction (a full disk, an I/O error), so the
+    /// group is abandoned, every request of it answered with the failure.
+    fn run(&mut self, conn: &mut DbConnection) -> Result<(), ApiError>;
     /// Answers the request once the group has committed (or failed to).
     fn finish(self: Box<Self>, committed: Result<(), &ApiError>);
 }
@@ -69,11 +77,21 @@ where
     T: Send,
     F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send,
 {
-    fn run(&mut self, conn: &mut DbConnection) {
+    fn run(&mut self, conn: &mut DbConnection) -> Result<(), ApiError> {
         let Some(work) = self.work.take() else {
-            return;
+            return Ok(());
         };
-        self.answer = Some(conn.in_transaction(work));
+        let answer = conn.in_transaction(work);
+        // A refusal (4xx: a constraint, a lesson moved, a key reused) undoes its own statement
+        // or savepoint only; a failure of the database may have undone more.
+        let fault = match &answer {
+            Err(failure @ (ApiError::Internal(_) | ApiError::Unavailable(_))) => {
+                Err(again(failure))
+            }
+            _ => Ok(()),
+        };
+        self.answer = Some(answer);
+        fault
     }
 
     fn finish(self: Box<Self>, committed: Result<(), &ApiError>) {
@@ -132,13 +150,17 @@ impl GroupWriter {
     ) -> Result<T, ApiError> {
         let (reply, answer) = oneshot::channel();
         self.pending.fetch_add(1, Ordering::SeqCst);
-        self.jobs
-            .send(Box::new(Pending {
-                work: Some(work),
-                answer: None,
-                reply,
-            }))
-            .map_err(|_| ApiError::Internal("the group-commit thread has stopped".into()))?;
+        let sent = self.jobs.send(Box::new(Pending {
+            work: Some(work),
+            answer: None,
+            reply,
+        }));
+        if sent.is_err() {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
+            return Err(ApiError::Internal(
+                "the group-commit thread has stopped".into(),
+            ));
+        }
         answer
             .await
             .map_err(|_| ApiError::Internal("a group's write failed unexpectedly".into()))?
@@ -196,8 +218,8 @@ fn serve(
                             if ran > 0 && queue.urgent_waiting() {
                                 break;
                             }
-                            job.run(conn);
                             ran += 1;
+                            job.run(conn)?;
                         }
                         Ok::<_, ApiError>(())
                     })
