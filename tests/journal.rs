@@ -398,6 +398,17 @@ async fn concurrent_retries_grade_once(backend: Backend) {
     assert_eq!(d.stored_grades().await.len(), d.students.len());
 }
 
+/// Waits (up to 10 s) until `waiting` counts `n` requests waiting for their write.
+async fn wait_until_waiting(waiting: impl Fn() -> usize, n: usize) {
+    for _ in 0..1000 {
+        if waiting() == n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(waiting(), n, "the requests wait for their write");
+}
+
 /// On SQLite the grading requests that wait for the same turn are written in one transaction
 /// (`api::group_commit`): one refused there rolls back alone, after writing its grades, and the
 /// others commit. Every turn is held until the three requests wait, checked, for their write:
@@ -418,13 +429,7 @@ async fn grading_requests_written_together_commit_or_refuse_each_alone(backend: 
         None => state.write_turn.waiting(),
     };
     let release = async move {
-        for _ in 0..1000 {
-            if waiting() == 3 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        assert_eq!(waiting(), 3, "the three requests wait for their write");
+        wait_until_waiting(waiting, 3).await;
         drop(turns);
     };
     // The second reuses the first's key with other grades: whichever of the two is written
@@ -522,13 +527,7 @@ async fn a_group_keeps_refusals_alone_and_is_given_up_whole_on_a_database_failur
         let turn = queue.turn();
         let writer = &writer;
         async move {
-            for _ in 0..1000 {
-                if writer.pending() == n {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-            assert_eq!(writer.pending(), n, "the requests wait for the turn");
+            wait_until_waiting(|| writer.pending(), n).await;
             drop(turn);
         }
     };

@@ -33,6 +33,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 
+use actix_web::ResponseError;
 use persistence::{DbConnection, PersistenceError, Pool};
 use tokio::sync::oneshot;
 
@@ -83,11 +84,9 @@ where
         };
         let answer = conn.in_transaction(work);
         // A refusal (4xx: a constraint, a lesson moved, a key reused) undoes its own statement
-        // or savepoint only; a failure of the database may have undone more.
+        // or savepoint only; a failure of the database (5xx) may have undone more.
         let fault = match &answer {
-            Err(failure @ (ApiError::Internal(_) | ApiError::Unavailable(_))) => {
-                Err(again(failure))
-            }
+            Err(failure) if failure.status_code().is_server_error() => Err(again(failure)),
             _ => Ok(()),
         };
         self.answer = Some(answer);
@@ -164,12 +163,6 @@ impl GroupWriter {
         answer
             .await
             .map_err(|_| ApiError::Internal("a group's write failed unexpectedly".into()))?
-    }
-}
-
-impl std::fmt::Debug for dyn Job {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Job")
     }
 }
 

@@ -714,9 +714,10 @@ pub async fn grade_lesson(
     let request = body.0;
     // The checks only read: they run beside other requests' writes, and only the write takes
     // a turn (see `db_write_grouped`: on SQLite the grading requests waiting are written
-    // together, each in a savepoint of one transaction). The write locks the lesson's row and refuses the request whole
-    // if the lesson was moved or its term locked meanwhile; a duplicate that committed
-    // meanwhile is refused by the unique keys and replayed (see `journal::give_grades`).
+    // together, each in a savepoint of one transaction). The write locks the lesson's row and
+    // refuses the request whole if the lesson was moved or its term locked meanwhile; a
+    // duplicate that committed meanwhile is refused by the unique keys and replayed (see
+    // `journal::give_grades`).
     let setups = std::sync::Arc::clone(&state.grading);
     let checked = db(&state, move |conn| {
         // The caller is looked up in the same trip as the checks; an ended session is 401
