@@ -18,6 +18,7 @@ on_both_backends!(
     a_lesson_plan_changes_field_by_field_audited_and_locked_terms_hold,
     individual_homework_is_checked_and_replaced_as_a_whole,
     the_journal_page_is_the_terms_grid,
+    a_copy_still_current_is_not_sent_again,
 );
 
 impl School {
@@ -874,4 +875,144 @@ async fn the_journal_page_is_the_terms_grid(backend: Backend) {
         )
         .await
         .assert_problem(403, "forbidden");
+}
+
+impl School {
+    /// A read with `If-None-Match` (when given) and the answer's `ETag`.
+    async fn read_held(&self, token: &str, path: &str, held: Option<&str>) -> (Reply, String) {
+        let mut request = TestRequest::get()
+            .uri(path)
+            .insert_header(("Authorization", format!("Bearer {token}")));
+        if let Some(held) = held {
+            request = request.insert_header(("If-None-Match", held));
+        }
+        let reply = self.app.call(request).await;
+        let tag = reply
+            .headers
+            .get("ETag")
+            .and_then(|t| t.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (reply, tag)
+    }
+}
+
+/// A phone on a bad connection opens the diary (or the teacher the journal page) again: while
+/// nothing in it changed, the answer is `304` without a body; once something did, the whole
+/// answer comes with a new tag. A `304` is never given where the caller may not read.
+async fn a_copy_still_current_is_not_sent_again(backend: Backend) {
+    let s = school_of(backend, "А").await;
+    let (parent, _) = s.app.tokens("demo-parent").await;
+    let roster = s.roster(s.class).await;
+    let children: Vec<i64> = s.app.get_as(&parent, "/api/v1/me").await.json()["children"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|c| num(&c["id"]))
+        .collect();
+    let child = *children
+        .iter()
+        .find(|c| roster.contains(c))
+        .unwrap_or_else(|| panic!("no child of demo-parent in 5А"));
+    let classmate = *roster
+        .iter()
+        .find(|s| !children.contains(s))
+        .unwrap_or_else(|| panic!("5А has only the family"));
+    let lesson = s.lesson(s.class, "2026-11-23", 2, None).await;
+    let id = num(&lesson["id"]);
+    let diary = format!("/api/v1/students/{child}/diary?from=2026-11-23&to=2026-11-29");
+
+    let (first, tag) = s.read_held(&parent, &diary, None).await;
+    assert_eq!(first.status, 200);
+    assert!(
+        tag.len() > 2 && tag.starts_with('"') && tag.ends_with('"'),
+        "{tag:?}"
+    );
+    assert_eq!(
+        first
+            .headers
+            .get("Cache-Control")
+            .and_then(|v| v.to_str().ok()),
+        Some("private, no-cache")
+    );
+    let (again, same) = s.read_held(&parent, &diary, None).await;
+    assert_eq!(
+        (again.status.as_u16(), &same),
+        (200, &tag),
+        "the same answer, the same tag"
+    );
+    assert_eq!(again.body, first.body);
+
+    // The copy held is current: nothing is sent, however the tag is written.
+    for held in [
+        tag.clone(),
+        format!("W/{tag}"),
+        format!("\"other\", {tag}"),
+        "*".to_owned(),
+    ] {
+        let (reply, echoed) = s.read_held(&parent, &diary, Some(&held)).await;
+        assert_eq!(reply.status, 304, "If-None-Match: {held}");
+        assert!(reply.body.is_empty());
+        assert_eq!(echoed, tag);
+    }
+    // Another tag, or a header that names none: the whole answer.
+    for held in ["\"other\"", "other", tag.trim_matches('"')] {
+        let (reply, echoed) = s.read_held(&parent, &diary, Some(held)).await;
+        assert_eq!(reply.status, 200, "If-None-Match: {held}");
+        assert_eq!(
+            (reply.body.clone(), echoed),
+            (first.body.clone(), tag.clone())
+        );
+    }
+
+    // The teacher sets the topic: the copy is stale, the new answer shows it.
+    let planned = s
+        .patch(
+            &s.teacher,
+            &format!("/api/v1/lessons/{id}"),
+            &json!({"topic": "Безударные гласные"}),
+        )
+        .await;
+    assert_eq!(planned.status, 200);
+    let (changed, new_tag) = s.read_held(&parent, &diary, Some(&tag)).await;
+    assert_eq!(changed.status, 200);
+    assert_ne!(new_tag, tag);
+    let (_, seen) = find_lesson(&changed.json(), id).unwrap_or_else(|| panic!("no lesson"));
+    assert_eq!(seen["topic"], "Безударные гласные");
+    let (current, _) = s.read_held(&parent, &diary, Some(&new_tag)).await;
+    assert_eq!(current.status, 304);
+
+    // Another family's child: 404 whatever the header, never 304.
+    let theirs = format!("/api/v1/students/{classmate}/diary?from=2026-11-23&to=2026-11-29");
+    let (_, their_tag) = s.read_held(&s.teacher, &theirs, None).await;
+    for held in [their_tag.as_str(), "*"] {
+        let (reply, _) = s.read_held(&parent, &theirs, Some(held)).await;
+        reply.assert_problem(404, "not_found");
+    }
+
+    // The journal page: the same for the teacher's grid, stale once a grade is given.
+    let page = format!(
+        "/api/v1/classes/{}/journal?subject_id={}&term_id={}",
+        s.class, s.subject, s.term
+    );
+    let (grid, grid_tag) = s.read_held(&s.teacher, &page, None).await;
+    assert_eq!(grid.status, 200);
+    let (unchanged, _) = s.read_held(&s.teacher, &page, Some(&grid_tag)).await;
+    assert_eq!(unchanged.status, 304);
+    let (work, _) = work_type(&lesson, 1);
+    let graded = s
+        .grade(
+            &lesson,
+            "held-1",
+            json!([{"client_id": "h", "student_id": child, "work_type_id": work, "value": 5}]),
+        )
+        .await;
+    assert_eq!(graded.status, 201);
+    let (regraded, regraded_tag) = s.read_held(&s.teacher, &page, Some(&grid_tag)).await;
+    assert_eq!(regraded.status, 200);
+    assert_ne!(regraded_tag, grid_tag);
+    assert_eq!(regraded.json()["grades"][0]["value"], 5);
+    let (diary_now, _) = s.read_held(&parent, &diary, Some(&new_tag)).await;
+    assert_eq!(diary_now.status, 200, "the grade shows in the diary");
 }

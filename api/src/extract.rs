@@ -206,6 +206,96 @@ impl FromRequest for IfMatch {
     }
 }
 
+/// What an `If-None-Match` header asks (RFC 9110, section 13.1.2), for the reads that answer
+/// with an `ETag` (a student's diary, a class's journal page): whether the caller's copy, named
+/// by its entity tag, is still current. Tags compare weakly (`W/"…"` matches `"…"`), `*`
+/// matches any answer; a value that is not a list of tags matches nothing, so the full answer
+/// is sent.
+#[derive(Debug, Clone, Default)]
+pub struct IfNoneMatch {
+    any: bool,
+    tags: Vec<String>,
+}
+
+impl IfNoneMatch {
+    /// Whether `tag` (quoted, as [`conditional_json`] gives it) is one the caller holds.
+    #[must_use]
+    pub fn matches(&self, tag: &str) -> bool {
+        self.any
+            || tag
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .is_some_and(|opaque| self.tags.iter().any(|held| held == opaque))
+    }
+
+    fn parse<'a>(values: impl Iterator<Item = &'a header::HeaderValue>) -> Self {
+        let mut found = Self::default();
+        for value in values {
+            let Ok(text) = value.to_str() else {
+                continue;
+            };
+            for item in text.split(',').map(str::trim) {
+                if item == "*" {
+                    found.any = true;
+                    continue;
+                }
+                let strong = item.strip_prefix("W/").unwrap_or(item);
+                if let Some(opaque) = strong.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+                    found.tags.push(opaque.to_owned());
+                }
+            }
+        }
+        found
+    }
+}
+
+impl FromRequest for IfNoneMatch {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Ok(Self::parse(
+            req.headers().get_all(header::IF_NONE_MATCH),
+        )))
+    }
+}
+
+/// A read's JSON answer with an `ETag` of its bytes (a SHA-256 prefix), or `304 Not Modified`
+/// without a body when `held` names it: a phone on a bad connection that opens the same diary
+/// again downloads nothing unless something changed. Only called once the caller was allowed
+/// to read, so a `304` tells nothing a `200` would not. `Cache-Control: private, no-cache`:
+/// kept by the caller's app alone and asked again each time.
+///
+/// # Errors
+/// [`ApiError::Internal`] when the value cannot be serialised.
+pub fn conditional_json<T: serde::Serialize>(
+    held: &IfNoneMatch,
+    value: &T,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write;
+    let body = serde_json::to_vec(value)
+        .map_err(|e| ApiError::Internal(format!("serialising an answer: {e}")))?;
+    let digest = Sha256::digest(&body);
+    let mut tag = String::from("\"");
+    for byte in &digest[..16] {
+        let _ = write!(tag, "{byte:02x}");
+    }
+    tag.push('"');
+    let caching = (header::CACHE_CONTROL, "private, no-cache");
+    if held.matches(&tag) {
+        return Ok(actix_web::HttpResponse::NotModified()
+            .insert_header((header::ETAG, tag))
+            .insert_header(caching)
+            .finish());
+    }
+    Ok(actix_web::HttpResponse::Ok()
+        .insert_header((header::ETAG, tag))
+        .insert_header(caching)
+        .content_type(header::ContentType::json())
+        .body(body))
+}
+
 /// The entity tag of a fingerprint (see `persistence::precondition`), as a header and body
 /// field carry it.
 #[must_use]

@@ -516,12 +516,28 @@ pub fn diary(
             lessons::cancelled_at,
         ))
         .load::<DiaryLesson>(conn)?;
-    let ids: Vec<i64> = lessons.iter().map(|l| l.id).collect();
-    let grades = grades::table
+    // The lessons of the range of every class the student was ever in: a superset of the
+    // lessons above, as a subquery rather than their ids, so that the statements below have
+    // the same text each time and are prepared once per connection (SQLite writes a list of
+    // ids out as one parameter each). What falls outside the lessons above is dropped below.
+    let in_range = || {
+        lessons::table
+            .filter(lessons::lesson_date.between(range.from(), range.to()))
+            .filter(
+                lessons::class_id.eq_any(
+                    enrollments::table
+                        .filter(enrollments::student_id.eq(student.get()))
+                        .select(enrollments::class_id),
+                ),
+            )
+            .select(lessons::id)
+    };
+    let shown: HashSet<i64> = lessons.iter().map(|l| l.id).collect();
+    let mut grades: Vec<DiaryGrade> = grades::table
         .inner_join(work_types::table.on(work_types::id.eq(grades::work_type_id)))
         .inner_join(grade_scales::table.on(grade_scales::id.eq(grades::scale_id)))
         .filter(grades::student_id.eq(student.get()))
-        .filter(grades::lesson_id.eq_any(&ids))
+        .filter(grades::lesson_id.eq_any(in_range()))
         .filter(grades::deleted_at.is_null())
         .order(grades::id)
         .select((
@@ -538,28 +554,32 @@ pub fn diary(
             grades::created_at,
         ))
         .load(conn)?;
+    grades.retain(|g| shown.contains(&g.lesson_id));
     // The student's attendance marks and own homework in the lessons, in one query: `true`
     // marks an attendance mark.
     let marks = attendance_marks::table
         .filter(attendance_marks::student_id.eq(student.get()))
-        .filter(attendance_marks::lesson_id.eq_any(&ids))
+        .filter(attendance_marks::lesson_id.eq_any(in_range()))
         .select((
             attendance_marks::lesson_id,
-            diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 1"),
+            true.into_sql::<diesel::sql_types::Bool>(),
             attendance_marks::mark,
         ));
     let own = individual_homework::table
         .filter(individual_homework::student_id.eq(student.get()))
-        .filter(individual_homework::lesson_id.eq_any(&ids))
+        .filter(individual_homework::lesson_id.eq_any(in_range()))
         .select((
             individual_homework::lesson_id,
-            diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 0"),
+            false.into_sql::<diesel::sql_types::Bool>(),
             individual_homework::homework,
         ));
     let mut attendance = HashMap::new();
     let mut individual = HashMap::new();
     let found: Vec<(i64, bool, String)> = on_backend!(conn, load, marks.union_all(own))?;
     for (lesson, is_mark, text) in found {
+        if !shown.contains(&lesson) {
+            continue;
+        }
         if is_mark {
             attendance.insert(lesson, text);
         } else {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use actix_web::{get, web};
+use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use domain::access::Record;
 use domain::{ClassId, DateRange, SchoolId, StudentId};
@@ -18,6 +18,7 @@ use super::journal::{AttendanceMark, ValueInput, grade_etag, value_json};
 use crate::AppState;
 use crate::auth::{Bearer, Caller};
 use crate::error::{ApiError, Problem};
+use crate::extract::{IfNoneMatch, conditional_json};
 
 /// Something with an id and a name.
 #[derive(Debug, Serialize, ToSchema)]
@@ -172,11 +173,19 @@ fn diary_view(student: StudentId, range: DateRange, diary: lessons::Diary) -> Di
 /// request renders a week on the phone. The lessons are those of the classes (and groups)
 /// the student belonged to on each day. For the student, their parents, their teachers, the
 /// administration and integrators with `grades:read` and `attendance:read`.
+///
+/// The answer carries an `ETag`; sent back as `If-None-Match`, it gets `304 Not Modified`
+/// without a body while nothing in the diary changed.
 #[utoipa::path(
     tag = "journal",
-    params(("student_id" = i64, Path, description = "The student"), DiaryQuery),
+    params(
+        ("student_id" = i64, Path, description = "The student"),
+        DiaryQuery,
+        ("If-None-Match" = Option<String>, Header, description = "The `ETag` of a copy held: `304` while it is current"),
+    ),
     responses(
-        (status = 200, description = "The diary", body = DiaryView),
+        (status = 200, description = "The diary", body = DiaryView, headers(("ETag" = String, description = "This answer's version, for `If-None-Match`"))),
+        (status = 304, description = "The copy named by `If-None-Match` is current", headers(("ETag" = String, description = "The copy's version"))),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller may not read diaries", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such student visible to the caller", body = Problem, content_type = "application/problem+json"),
@@ -191,7 +200,8 @@ pub async fn get_diary(
     bearer: Bearer,
     path: web::Path<i64>,
     query: web::Query<DiaryQuery>,
-) -> Result<web::Json<DiaryView>, ApiError> {
+    held: IfNoneMatch,
+) -> Result<HttpResponse, ApiError> {
     let student = StudentId(path.into_inner());
     let query = query.into_inner();
     let view = db(&state, move |conn| {
@@ -208,7 +218,7 @@ pub async fn get_diary(
         Ok(diary_view(student, range, diary))
     })
     .await?;
-    Ok(web::Json(view))
+    conditional_json(&held, &view)
 }
 
 /// Which page of the journal.
@@ -337,11 +347,19 @@ fn page_range(
 /// students who were in the class as rows, and every grade and attendance mark. For the
 /// class's teachers, the administration and integrators with `grades:read` and
 /// `attendance:read`.
+///
+/// The answer carries an `ETag`; sent back as `If-None-Match`, it gets `304 Not Modified`
+/// without a body while nothing on the page changed.
 #[utoipa::path(
     tag = "journal",
-    params(("class_id" = i64, Path, description = "The class"), JournalPageQuery),
+    params(
+        ("class_id" = i64, Path, description = "The class"),
+        JournalPageQuery,
+        ("If-None-Match" = Option<String>, Header, description = "The `ETag` of a copy held: `304` while it is current"),
+    ),
     responses(
-        (status = 200, description = "The page", body = JournalPageView),
+        (status = 200, description = "The page", body = JournalPageView, headers(("ETag" = String, description = "This answer's version, for `If-None-Match`"))),
+        (status = 304, description = "The copy named by `If-None-Match` is current", headers(("ETag" = String, description = "The copy's version"))),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller's role may not read class journals", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such class visible to the caller", body = Problem, content_type = "application/problem+json"),
@@ -356,7 +374,8 @@ pub async fn get_journal_page(
     caller: Caller,
     path: web::Path<i64>,
     query: web::Query<JournalPageQuery>,
-) -> Result<web::Json<JournalPageView>, ApiError> {
+    held: IfNoneMatch,
+) -> Result<HttpResponse, ApiError> {
     let class = ClassId(path.into_inner());
     let query = query.into_inner();
     let view = db(&state, move |conn| {
@@ -421,5 +440,5 @@ pub async fn get_journal_page(
         })
     })
     .await?;
-    Ok(web::Json(view))
+    conditional_json(&held, &view)
 }
