@@ -166,32 +166,70 @@ impl IfMatch {
         )
     }
 
-    fn parse<'a>(values: impl Iterator<Item = &'a actix_web::http::header::HeaderValue>) -> Self {
-        let mut tags = Vec::new();
-        let mut present = false;
-        let mut items = 0;
-        let mut star = false;
-        for value in values {
-            present = true;
-            // A value that is not text names no tag we gave.
-            let Ok(text) = value.to_str() else {
-                items += 1;
-                continue;
-            };
-            for item in text.split(',').map(str::trim) {
-                items += 1;
-                if item == "*" {
-                    star = true;
-                } else if let Some(tag) = item.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-                    tags.push(tag.to_owned());
-                }
-            }
-        }
+    fn parse<'a>(values: impl Iterator<Item = &'a header::HeaderValue>) -> Self {
+        let Some(items) = EntityTag::list(values) else {
+            return Self(None);
+        };
         // `*` stands alone; in a list it is malformed and matches nothing itself.
-        if star && items == 1 {
+        if matches!(items.as_slice(), [EntityTag::Any]) {
             return Self(None);
         }
-        Self(present.then_some(tags))
+        Self(Some(
+            items
+                .into_iter()
+                .filter_map(|item| match item {
+                    EntityTag::Strong(tag) => Some(tag),
+                    _ => None,
+                })
+                .collect(),
+        ))
+    }
+}
+
+/// One item of an `If-Match` or `If-None-Match` list (RFC 9110, section 8.8.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum EntityTag {
+    /// `*`.
+    Any,
+    /// `"…"`: the opaque tag without its quotes.
+    Strong(String),
+    /// `W/"…"`.
+    Weak(String),
+    /// Anything else, or a value that is not text: names no tag we gave.
+    Malformed,
+}
+
+impl EntityTag {
+    /// The items of every value of the header, in order; `None` when it is left out.
+    fn list<'a>(values: impl Iterator<Item = &'a header::HeaderValue>) -> Option<Vec<Self>> {
+        let mut present = false;
+        let mut items = Vec::new();
+        for value in values {
+            present = true;
+            let Ok(text) = value.to_str() else {
+                items.push(Self::Malformed);
+                continue;
+            };
+            items.extend(text.split(',').map(str::trim).map(Self::parse));
+        }
+        present.then_some(items)
+    }
+
+    fn parse(item: &str) -> Self {
+        let quoted = |t: &str| {
+            t.strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .map(str::to_owned)
+        };
+        if item == "*" {
+            Self::Any
+        } else if let Some(tag) = quoted(item) {
+            Self::Strong(tag)
+        } else if let Some(tag) = item.strip_prefix("W/").and_then(quoted) {
+            Self::Weak(tag)
+        } else {
+            Self::Malformed
+        }
     }
 }
 
@@ -230,19 +268,11 @@ impl IfNoneMatch {
 
     fn parse<'a>(values: impl Iterator<Item = &'a header::HeaderValue>) -> Self {
         let mut found = Self::default();
-        for value in values {
-            let Ok(text) = value.to_str() else {
-                continue;
-            };
-            for item in text.split(',').map(str::trim) {
-                if item == "*" {
-                    found.any = true;
-                    continue;
-                }
-                let strong = item.strip_prefix("W/").unwrap_or(item);
-                if let Some(opaque) = strong.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-                    found.tags.push(opaque.to_owned());
-                }
+        for item in EntityTag::list(values).unwrap_or_default() {
+            match item {
+                EntityTag::Any => found.any = true,
+                EntityTag::Strong(tag) | EntityTag::Weak(tag) => found.tags.push(tag),
+                EntityTag::Malformed => {}
             }
         }
         found

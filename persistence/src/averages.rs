@@ -116,6 +116,19 @@ impl LessonSums {
         })
     }
 
+    /// For a lesson whose term (id, locked) was read with it, with the school's weighing
+    /// already read.
+    pub(crate) fn in_term(lesson: &Lesson, term: Option<(i64, bool)>, weighing: Weighing) -> Self {
+        Self {
+            school: lesson.school_id,
+            subject: lesson.subject_id,
+            term: term.map(|(id, _)| id),
+            term_locked: term.is_some_and(|(_, locked)| locked),
+            weights: weighing.weights,
+            averaged: weighing.averaged,
+        }
+    }
+
     /// Whether the lesson's term was locked when these were read.
     pub(crate) const fn term_locked(&self) -> bool {
         self.term_locked
