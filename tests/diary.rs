@@ -475,7 +475,8 @@ async fn a_moved_student_keeps_their_history_and_groups_see_their_own_lessons(ba
             .any(|a| a["group_id"] == group_id && a["teacher_id"] == english)),
         "{listed}"
     );
-    let group_lesson = num(&s.lesson(s.class, "2026-11-27", 3, Some(group_id)).await["id"]);
+    let group_lesson_read = s.lesson(s.class, "2026-11-27", 3, Some(group_id)).await;
+    let group_lesson = num(&group_lesson_read["id"]);
     let seen = |student: i64| {
         let s = &s;
         async move {
@@ -500,6 +501,34 @@ async fn a_moved_student_keeps_their_history_and_groups_see_their_own_lessons(ba
         outsider.assert_problem(422, "validation_failed")["errors"][0]["field"],
         "items[0].student_id"
     );
+    // The member is graded and marked in it before leaving the group.
+    let (work, _) = work_type(&group_lesson_read, 1);
+    let graded = s
+        .grade(
+            &group_lesson_read,
+            "group-1",
+            json!([{"client_id": "g", "student_id": member, "work_type_id": work, "value": 4}]),
+        )
+        .await;
+    assert_eq!(
+        graded.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&graded.body)
+    );
+    let marked = s
+        .put(
+            &s.teacher,
+            &format!("/api/v1/lessons/{group_lesson}/attendance"),
+            &json!({"marks": [{"student_id": member, "mark": "sick"}]}),
+        )
+        .await;
+    assert_eq!(
+        marked.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&marked.body)
+    );
     // Members change; the lesson follows.
     let changed = s
         .put(
@@ -517,6 +546,26 @@ async fn a_moved_student_keeps_their_history_and_groups_see_their_own_lessons(ba
     assert_eq!(changed.json()["student_ids"], json!([other]));
     assert!(!seen(member).await);
     assert!(seen(other).await);
+    // Nor do the former member's grade and mark in it come with the diary's other lessons.
+    let kept = {
+        let mut conn = s.app.pool().get().unwrap_or_else(|e| panic!("{e}"));
+        let day = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap_or_default();
+        let range = domain::DateRange::new(day, day, 31).unwrap_or_else(|e| panic!("{e}"));
+        persistence::lessons::diary(
+            &mut conn,
+            domain::SchoolId(s.school),
+            domain::StudentId(member),
+            range,
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    assert!(kept.lessons.iter().all(|l| l.id != group_lesson));
+    assert!(
+        kept.grades.iter().all(|g| g.lesson_id != group_lesson),
+        "{:?}",
+        kept.grades
+    );
+    assert!(!kept.attendance.contains_key(&group_lesson));
     let stranger = s
         .put(
             &s.admin,
@@ -955,9 +1004,16 @@ async fn a_copy_still_current_is_not_sent_again(backend: Backend) {
         assert_eq!(reply.status, 304, "If-None-Match: {held}");
         assert!(reply.body.is_empty());
         assert_eq!(echoed, tag);
+        assert_eq!(
+            reply
+                .headers
+                .get("Cache-Control")
+                .and_then(|v| v.to_str().ok()),
+            Some("private, no-cache")
+        );
     }
-    // Another tag, or a header that names none: the whole answer.
-    for held in ["\"other\"", "other", tag.trim_matches('"')] {
+    // Another tag, a header that names none, `*` in a list: the whole answer.
+    for held in ["\"other\"", "other", tag.trim_matches('"'), "\"other\", *"] {
         let (reply, echoed) = s.read_held(&parent, &diary, Some(held)).await;
         assert_eq!(reply.status, 200, "If-None-Match: {held}");
         assert_eq!(
@@ -1012,7 +1068,15 @@ async fn a_copy_still_current_is_not_sent_again(backend: Backend) {
     let (regraded, regraded_tag) = s.read_held(&s.teacher, &page, Some(&grid_tag)).await;
     assert_eq!(regraded.status, 200);
     assert_ne!(regraded_tag, grid_tag);
-    assert_eq!(regraded.json()["grades"][0]["value"], 5);
+    let regraded = regraded.json();
+    let given = regraded["grades"]
+        .as_array()
+        .and_then(|g| {
+            g.iter()
+                .find(|g| g["student_id"] == child && g["lesson_id"] == id)
+        })
+        .unwrap_or_else(|| panic!("no grade of the child: {regraded}"));
+    assert_eq!(given["value"], 5);
     let (diary_now, _) = s.read_held(&parent, &diary, Some(&new_tag)).await;
     assert_eq!(diary_now.status, 200, "the grade shows in the diary");
 }

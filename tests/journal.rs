@@ -1149,7 +1149,8 @@ async fn a_work_type_added_after_grading_began_is_graded_with_at_once(backend: B
 }
 
 /// The checks read the term's lock before the write; a lock that commits in between is seen
-/// under the lesson's lock, and refuses grades whose caller was not cleared for it.
+/// by the write (with the lesson's lock), and refuses grades whose caller was not cleared
+/// for it.
 async fn a_term_locked_after_the_checks_refuses_the_grades(backend: Backend) {
     let d = day(backend).await;
     let (read, weighing) = d.lesson_as_read();

@@ -246,9 +246,9 @@ impl FromRequest for IfMatch {
 
 /// What an `If-None-Match` header asks (RFC 9110, section 13.1.2), for the reads that answer
 /// with an `ETag` (a student's diary, a class's journal page): whether the caller's copy, named
-/// by its entity tag, is still current. Tags compare weakly (`W/"…"` matches `"…"`), `*`
-/// matches any answer; a value that is not a list of tags matches nothing, so the full answer
-/// is sent.
+/// by its entity tag, is still current. Tags compare weakly (`W/"…"` matches `"…"`); `*` on
+/// its own matches any answer, and in a list it is malformed and matches nothing itself, as
+/// for `If-Match`; an item that is not a tag matches nothing.
 #[derive(Debug, Clone, Default)]
 pub struct IfNoneMatch {
     any: bool,
@@ -267,15 +267,17 @@ impl IfNoneMatch {
     }
 
     fn parse<'a>(values: impl Iterator<Item = &'a header::HeaderValue>) -> Self {
-        let mut found = Self::default();
-        for item in EntityTag::list(values).unwrap_or_default() {
-            match item {
-                EntityTag::Any => found.any = true,
-                EntityTag::Strong(tag) | EntityTag::Weak(tag) => found.tags.push(tag),
-                EntityTag::Malformed => {}
-            }
+        let items = EntityTag::list(values).unwrap_or_default();
+        Self {
+            any: matches!(items.as_slice(), [EntityTag::Any]),
+            tags: items
+                .into_iter()
+                .filter_map(|item| match item {
+                    EntityTag::Strong(tag) | EntityTag::Weak(tag) => Some(tag),
+                    EntityTag::Any | EntityTag::Malformed => None,
+                })
+                .collect(),
         }
-        found
     }
 }
 
@@ -435,5 +437,32 @@ mod tests {
         // Present but naming no strong tag: nothing matches it.
         assert_eq!(expected_tags(&["W/\"a\""]), Some(Vec::new()));
         assert_eq!(etag("plan1-00"), "\"plan1-00\"");
+    }
+
+    fn none_match(headers: &[&str]) -> IfNoneMatch {
+        let values: Vec<header::HeaderValue> = headers
+            .iter()
+            .map(|h| header::HeaderValue::from_str(h).unwrap_or_else(|e| panic!("{e}")))
+            .collect();
+        IfNoneMatch::parse(values.iter())
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly_and_star_only_alone() {
+        let current = "\"abc\"";
+        assert!(!none_match(&[]).matches(current));
+        assert!(none_match(&["\"abc\""]).matches(current));
+        assert!(none_match(&["W/\"abc\""]).matches(current));
+        assert!(none_match(&["\"x\", W/\"abc\""]).matches(current));
+        assert!(none_match(&["\"x\"", "\"abc\""]).matches(current));
+        assert!(none_match(&["*"]).matches(current));
+        assert!(!none_match(&["\"x\""]).matches(current));
+        assert!(!none_match(&["abc"]).matches(current), "unquoted");
+        assert!(!none_match(&["\"x\", *"]).matches(current), "* in a list");
+        assert!(!none_match(&["*", "\"x\""]).matches(current), "* in a list");
+        assert!(
+            !none_match(&["\"abc\""]).matches("abc"),
+            "our tag is quoted"
+        );
     }
 }

@@ -293,11 +293,12 @@ pub fn load_school(
 /// and said.
 fn settle(conn: &mut DbConnection, progress: &mut dyn FnMut(&str)) -> Result<()> {
     let started = std::time::Instant::now();
-    match conn {
+    let done = match conn {
         DbConnection::Pg(pg) => {
             diesel::sql_query("VACUUM (ANALYZE)").execute(pg)?;
-            if let Err(e) = diesel::sql_query("CHECKPOINT").execute(pg) {
-                progress(&format!("no checkpoint after loading ({e})"));
+            match diesel::sql_query("CHECKPOINT").execute(pg) {
+                Ok(_) => "VACUUM (ANALYZE), CHECKPOINT".to_owned(),
+                Err(e) => format!("VACUUM (ANALYZE), no CHECKPOINT ({e})"),
             }
         }
         DbConnection::Sqlite(sqlite) => {
@@ -305,10 +306,11 @@ fn settle(conn: &mut DbConnection, progress: &mut dyn FnMut(&str)) -> Result<()>
                 sqlite,
                 "PRAGMA wal_checkpoint(TRUNCATE);",
             )?;
+            "the write-ahead log checkpointed".to_owned()
         }
-    }
+    };
     progress(&format!(
-        "vacuumed and checkpointed in {:.1} s",
+        "settled: {done}, in {:.1} s",
         started.elapsed().as_secs_f64()
     ));
     Ok(())

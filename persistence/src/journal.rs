@@ -491,7 +491,14 @@ type LessonTerm = Option<(i64, bool)>;
 /// The term is looked up for the lesson's school and day as `lesson` holds them (as the caller
 /// read it): when the lesson was moved since, the caller refuses the entry anyway. (Not
 /// correlated with the updated row: diesel writes a `RETURNING` clause's columns without
-/// their table, so `school_id` in the subquery would be the term's own.)
+/// their table on SQLite, so `school_id` in the subquery would be the term's own.) Of
+/// overlapping terms, the first made.
+///
+/// On PostgreSQL the term is read as of the statement's start: a term lock that commits while
+/// this statement waits for the lesson's row (another entry for the same lesson committing)
+/// is not seen, and the entry counts as made before the lock, as it would a moment earlier.
+/// Locking a term takes no lesson's lock, so some such window is there whichever way the term
+/// is read.
 fn lock_for_entry_in_term(
     conn: &mut DbConnection,
     lesson: &Lesson,
@@ -503,6 +510,7 @@ fn lock_for_entry_in_term(
             .filter(terms::school_id.eq(lesson.school_id))
             .filter(terms::starts_on.le(lesson.lesson_date))
             .filter(terms::ends_on.ge(lesson.lesson_date))
+            .order(terms::id)
     };
     let (now, term, locked): (Lesson, Option<i64>, Option<bool>) = on_backend!(
         conn,
