@@ -1091,7 +1091,7 @@ async fn link_by_code(app: &TestApp, token: &str, school: i64, student: i64, cod
 
 /// The stored form of a shown link code.
 fn link_code_hash(code: &str) -> String {
-    sha256_hex(&code.replace('-', "").to_uppercase())
+    sha256_hex(code.replace('-', "").to_uppercase())
 }
 
 fn ids_of(list: &Value) -> BTreeSet<i64> {

@@ -304,16 +304,10 @@ pub fn conditional_json<T: serde::Serialize>(
     held: &IfNoneMatch,
     value: &T,
 ) -> Result<actix_web::HttpResponse, ApiError> {
-    use sha2::{Digest, Sha256};
-    use std::fmt::Write;
     let body = serde_json::to_vec(value)
         .map_err(|e| ApiError::Internal(format!("serialising an answer: {e}")))?;
-    let digest = Sha256::digest(&body);
-    let mut tag = String::from("\"");
-    for byte in &digest[..16] {
-        let _ = write!(tag, "{byte:02x}");
-    }
-    tag.push('"');
+    // The first 128 bits of the digest, in hex.
+    let tag = format!("\"{}\"", &crate::auth::tokens::sha256_hex(&body)[..32]);
     let caching = (header::CACHE_CONTROL, "private, no-cache");
     if held.matches(&tag) {
         return Ok(actix_web::HttpResponse::NotModified()

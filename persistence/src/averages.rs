@@ -106,14 +106,11 @@ impl LessonSums {
         weighing: Weighing,
     ) -> Result<Self> {
         let term = crate::schools::term_on(conn, SchoolId(lesson.school_id), date)?;
-        Ok(Self {
-            school: lesson.school_id,
-            subject: lesson.subject_id,
-            term: term.as_ref().map(|t| t.id),
-            term_locked: term.is_some_and(|t| t.locked_at.is_some()),
-            weights: weighing.weights,
-            averaged: weighing.averaged,
-        })
+        Ok(Self::in_term(
+            lesson,
+            term.map(|t| (t.id, t.locked_at.is_some())),
+            weighing,
+        ))
     }
 
     /// For a lesson whose term (id, locked) was read with it, with the school's weighing

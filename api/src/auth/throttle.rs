@@ -39,7 +39,7 @@ pub struct Checked {
 }
 
 fn hashed(keys: &[String]) -> Vec<String> {
-    keys.iter().map(|k| sha256_hex(k)).collect()
+    keys.iter().map(sha256_hex).collect()
 }
 
 fn chrono(d: Duration) -> chrono::Duration {

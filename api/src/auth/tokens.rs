@@ -92,10 +92,11 @@ pub fn random_token(bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(buf)
 }
 
-/// The stored form of a high-entropy secret (refresh token, client secret, activation code).
+/// The stored form of a high-entropy secret (refresh token, client secret, activation code);
+/// also what an answer's `ETag` is cut from ([`crate::extract::conditional_json`]).
 #[must_use]
-pub fn sha256_hex(value: &str) -> String {
-    Sha256::digest(value.as_bytes())
+pub fn sha256_hex(value: impl AsRef<[u8]>) -> String {
+    Sha256::digest(value.as_ref())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()

@@ -727,7 +727,7 @@ pub async fn grade_lesson(
             .map_err(|e| ApiError::Internal(format!("serialising a request: {e}")))?;
         let idempotency = Idempotency {
             key: key?,
-            request_hash: sha256_hex(&format!("POST /lessons/{id}/grades\n{canonical}")),
+            request_hash: sha256_hex(format!("POST /lessons/{id}/grades\n{canonical}")),
         };
         let actor = match &caller.principal {
             domain::access::Principal::Person { user, .. } => Actor::Person(*user),
